@@ -1,0 +1,251 @@
+"""The ``trajviz`` command: thin wrappers over the library.
+
+Commands parse options, call ``trajviz.run`` and the renderers, and turn
+library errors into one line on stderr with exit code 2 (bad input) or 1
+(cannot write). torch and matplotlib are imported only inside commands, so
+``trajviz --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from ._version import __version__
+from .errors import TrajvizError
+from .specs import parse_pair
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class TrajvizGroup(click.Group):
+    """A group whose errors are one line on stderr, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "trajviz", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: no output written.", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except TrajvizError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1 if type(exc).__name__ == "OutputError" else 2)
+        except OSError as exc:
+            click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _pair(what):
+    def convert(ctx, param, value):
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return [parse_pair(v, what) for v in value] or None
+        lo, hi = parse_pair(value, what)
+        if lo >= hi:
+            raise TrajvizError(f"bad {what} '{value}': need A < B")
+        return lo, hi
+    return convert
+
+
+def run_options(f):
+    """The options shared by run, plot and animate."""
+    options = [
+        click.argument("surface"),
+        click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]",
+                     help="Optimizer, repeatable: a name (see `trajviz list optimizers`), 'all' "
+                          "(the classic seven), or pkg.module:Class; torch.optim keyword names as keys, "
+                          "e.g. adam:lr=0.05,betas=0.9/0.99. Default: all."),
+        click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's)."),
+        click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
+                     help="Start point, repeatable (default: the surface's)."),
+        click.option("--starts", type=int, default=None, metavar="N",
+                     help="Sample N start points in the domain (seeded)."),
+        click.option("--lr", type=float, default=None, help="Learning rate for every selected optimizer."),
+        click.option("--noise", type=float, default=0.0, show_default=True,
+                     help="Std. dev. of seeded Gaussian noise added to every gradient."),
+        click.option("--batch-size", type=int, default=None,
+                     help="Minibatch size (surfaces with data: regression)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+                     help="Default: float64 (float32 on mps)."),
+        click.option("--record-every", type=int, default=1, show_default=True, metavar="K",
+                     help="Keep every K-th step."),
+        click.option("--clip", type=float, default=None, help="Clip each path's gradient norm (off by default)."),
+        click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range of the domain."),
+        click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range of the domain."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, device, dtype, record_every,
+         clip, xlim, ylim):
+    from .engine import run
+
+    result = run(surface, list(opts) or "all", steps=steps, start=start or None, starts=starts, lr=lr,
+                 noise=noise, batch_size=batch_size, seed=seed, device=device, dtype=dtype,
+                 record_every=record_every, clip=clip, xlim=xlim, ylim=ylim)
+    for label, i, step in result.divergences()[:20]:
+        click.echo(f"warning: {label} (start {i}) diverged at step {step}", err=True)
+    extra = len(result.divergences()) - 20
+    if extra > 0:
+        click.echo(f"warning: ... and {extra} more diverged paths", err=True)
+    return result
+
+
+_RUN_KEYS = ("surface", "opts", "steps", "start", "starts", "lr", "noise", "batch_size", "seed", "device",
+             "dtype", "record_every", "clip", "xlim", "ylim")
+
+
+def _split(kwargs):
+    run_kw = {k: kwargs.pop(k) for k in _RUN_KEYS}
+    return run_kw, kwargs
+
+
+def _checked_output(path, formats, what):
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix.lower() not in formats:
+        raise TrajvizError(f"cannot write {what} '{path.name}': use one of {', '.join(formats)}")
+    from .atomic import check_writable
+
+    check_writable(path)
+    return path
+
+
+@click.group(cls=TrajvizGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="trajviz", message="%(prog)s %(version)s")
+def cli():
+    """Watch gradient optimizers move on 2D loss surfaces.
+
+    \b
+    Example:
+        trajviz animate rosenbrock --opt all
+    """
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["surfaces", "optimizers", "all"]), default="all")
+def list_cmd(what):
+    """List the surfaces and optimizers.
+
+    \b
+    Example:
+        trajviz list optimizers
+    """
+    from .tables import optimizer_table, surface_table
+
+    if what in ("surfaces", "all"):
+        click.echo(surface_table())
+    if what == "all":
+        click.echo()
+    if what in ("optimizers", "all"):
+        click.echo(optimizer_table())
+
+
+@cli.command("run")
+@run_options
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Write to FILE (.csv, .json or .npz) instead of CSV on stdout.")
+def run_cmd(output, **kwargs):
+    """Run optimizers and export their paths (CSV to stdout by default).
+
+    CSV columns: optimizer,start,step,x,y,loss (step 0 is the start point).
+
+    \b
+    Example:
+        trajviz run rosenbrock --opt adam:lr=0.05 --opt sgd --steps 200 -o paths.csv
+    """
+    from .result import EXPORT_FORMATS
+
+    path = _checked_output(output, EXPORT_FORMATS, "paths")
+    result = _run(**kwargs)
+    if path is None:
+        stream = sys.stdout
+        try:
+            result.to_csv(stream)
+            stream.flush()
+        except BrokenPipeError:  # e.g. piped into `head`
+            sys.stderr.close()
+        return
+    result.save(path)
+    click.echo(f"wrote {path}", err=True)
+
+
+def plot_options(f):
+    options = [
+        click.option("--layout", type=click.Choice(["overlay", "grid"]), default="overlay", show_default=True,
+                     help="All paths on one map, or one small map per optimizer."),
+        click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
+                     help="Colours for light or dark slides."),
+        click.option("--loss-panel", is_flag=True, help="Add a panel of loss against step."),
+        click.option("--size", default=None, metavar="WxH", help="Picture size in pixels, e.g. 1280x720."),
+        click.option("--dpi", type=int, default=None, help="Dots per inch (text scale)."),
+        click.option("--title", default=None, help="Title (default: the surface and its formula)."),
+        click.option("--no-colorbar", "colorbar", is_flag=True, flag_value=False, default=True,
+                     help="Leave out the colour bar."),
+        click.option("--grad-field", is_flag=True, help="Draw a faint field of -grad f arrows."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@cli.command("plot")
+@run_options
+@plot_options
+@click.option("--view", type=click.Choice(["2d", "3d"]), default="2d", show_default=True,
+              help="Contour map, or the surface in 3D with the paths on it.")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Picture file: .png, .svg or .pdf (default: SURFACE.png).")
+def plot_cmd(output, **kwargs):
+    """Draw the paths on the surface's contour map.
+
+    \b
+    Example:
+        trajviz plot beale --opt all --loss-panel --size 1280x720 -o beale.png
+    """
+    run_kw, plot_kw = _split(kwargs)
+    path = _checked_output(output or _default_name(run_kw["surface"], ".png"), (".png", ".svg", ".pdf"),
+                           "picture")
+    from .render.style import parse_size
+
+    parse_size(plot_kw.get("size"))  # fail before the run, not after
+    result = _run(**run_kw)
+    from .render.plot import plot_result, save_figure
+
+    fig = plot_result(result, xlim=run_kw["xlim"], ylim=run_kw["ylim"], **plot_kw)
+    save_figure(fig, path, dpi=plot_kw.get("dpi"))
+    click.echo(f"wrote {path}", err=True)
+
+
+def _default_name(surface: str, ext: str) -> str:
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.=-]+", "_", surface.split(":")[0]).strip("_") or "trajviz"
+    return stem[:60] + ext
+
+
+def main(argv=None):
+    cli.main(args=argv, prog_name="trajviz")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

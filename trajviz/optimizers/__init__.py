@@ -1,0 +1,264 @@
+"""The registry of optimizers, each backed by its torch.optim implementation.
+
+An entry is data: the torch.optim class, its defaults, its analogy, its update
+rule, and how to read its state for the renderer (the velocity and the
+per-axis step size). The engine never asks which optimizer it is running.
+
+>>> import trajviz.optimizers as O
+>>> O.get("adam:lr=0.05,betas=0.9/0.99").kwargs
+{'lr': 0.05, 'betas': (0.9, 0.99)}
+>>> [o.name for o in O.resolve("all")][:3]
+['sgd', 'momentum', 'nesterov']
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import TrajvizError, unknown
+from ..specs import parse_params, split_spec
+
+CLASSIC = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
+
+# state reader: (state, group, t) -> tensor (N, 2), on the device
+Reader = Callable[[Mapping[str, Any], Mapping[str, Any], int], Any]
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer: the torch.optim class, hyperparameters and how to read its state.
+
+    Attributes:
+        name: registry name (``"adam"``) or import path (``"torch.optim:ASGD"``).
+        cls: the torch.optim.Optimizer subclass, or its import path (resolved lazily).
+        defaults: keyword arguments the entry sets on top of torch's own defaults.
+        kwargs: the user's keyword arguments (``adam:lr=0.05``), torch's own names.
+        analogy: the picture in a few words ("drunk walker").
+        rule: the update rule in one line.
+        velocity: reads the velocity from the state, as a displacement per step
+            in (x, y) units; ``None`` if the method has none.
+        step_size: reads the per-axis effective step size,
+            ``lr / (sqrt(second moment) + eps)``; ``None`` if the method has none.
+        batchable: whether rows of one (N, 2) parameter evolve independently
+            (elementwise updates). If not, the engine runs one instance per start.
+        label: how the run is named in results (the spec as written).
+    """
+
+    name: str
+    cls: Any
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    analogy: str = ""
+    rule: str = ""
+    velocity: Reader | None = None
+    step_size: Reader | None = None
+    batchable: bool = True
+    display: str = ""
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """Display name, e.g. ``"Momentum"``."""
+        return self.display or self.name
+
+    @property
+    def torch_class(self):
+        return _import_class(self.cls) if isinstance(self.cls, str) else self.cls
+
+    def hyperparameters(self) -> dict:
+        """Entry defaults overlaid by the user's kwargs (torch fills the rest)."""
+        return {**self.defaults, **self.kwargs}
+
+    def valid_keys(self) -> list[str]:
+        sig = inspect.signature(self.torch_class.__init__)
+        return [p for p in sig.parameters if p not in ("self", "params")
+                and sig.parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                   inspect.Parameter.VAR_KEYWORD)]
+
+    def with_kwargs(self, **kwargs) -> OptimizerSpec:
+        return replace(self, kwargs={**self.kwargs, **kwargs})
+
+    def make(self, params):
+        """Instantiate the torch optimizer on ``params``; bad values become TrajvizError."""
+        try:
+            return self.torch_class(params, **self.hyperparameters())
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise TrajvizError(f"bad hyperparameters for {self.label or self.name}: {exc}") from None
+
+    def check(self) -> OptimizerSpec:
+        """Validate keys and values now (before a long run); return self."""
+        valid = self.valid_keys()
+        bad = [k for k in self.kwargs if k not in valid]
+        if bad:
+            raise TrajvizError(
+                f"unknown key '{bad[0]}' for optimizer {self.name} (valid keys: {', '.join(valid)})")
+        lr = self.hyperparameters().get("lr")
+        if lr is not None:
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+                raise TrajvizError(f"bad learning rate for {self.name}: {lr} (must be a number > 0)")
+        import torch
+
+        self.make([torch.zeros(1, 2, requires_grad=True)])
+        return self
+
+
+_REGISTRY: dict[str, OptimizerSpec] = {}
+
+
+def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
+             rule: str = "", velocity: Reader | None = None, step_size: Reader | None = None,
+             batchable: bool = True, display: str = "", replace_existing: bool = False) -> OptimizerSpec:
+    """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
+
+    >>> import torch, trajviz.optimizers as O
+    >>> _ = O.register("heavyball", torch.optim.SGD, defaults={"momentum": 0.99},
+    ...                analogy="very heavy ball", replace_existing=True)
+    """
+    _load_catalog()
+    name = name.lower()
+    if name in _REGISTRY and not replace_existing:
+        raise TrajvizError(f"optimizer '{name}' is already registered (pass replace_existing=True)")
+    spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy, rule=rule,
+                         velocity=velocity, step_size=step_size, batchable=batchable,
+                         display=display, label=name)
+    _REGISTRY[name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    """Registered names, the classic seven first in their teaching order."""
+    _load_catalog()
+    rest = sorted(n for n in _REGISTRY if n not in CLASSIC)
+    return [n for n in CLASSIC if n in _REGISTRY] + rest
+
+
+def get_entry(name: str) -> OptimizerSpec:
+    """The registered entry for ``name`` (no parsing, no torch import)."""
+    _load_catalog()
+    if name not in _REGISTRY:
+        raise unknown("optimizer", name, list(_REGISTRY) + ["all"])
+    return _REGISTRY[name]
+
+
+def _import_class(path: str):
+    module, _, attr = path.partition(":")
+    if not attr:
+        module, _, attr = path.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise TrajvizError(f"cannot import optimizer '{path}': {exc}") from None
+    import torch
+
+    if not (inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer)):
+        raise TrajvizError(f"'{path}' is not a torch.optim.Optimizer subclass")
+    return obj
+
+
+def _separable_builtin(cls) -> bool:
+    import torch
+
+    known = {torch.optim.SGD, torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.RMSprop,
+             torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam,
+             torch.optim.RAdam, torch.optim.ASGD, torch.optim.Rprop}
+    return cls in known
+
+
+def from_class(cls, label: str | None = None, kwargs: Mapping[str, Any] | None = None) -> OptimizerSpec:
+    """A spec for any torch.optim.Optimizer subclass (object or ``pkg.mod:Class`` path).
+
+    Elementwise torch.optim classes run batched; any other class runs one
+    instance per start, so that an update coupling the rows (LBFGS, Adafactor)
+    cannot mix independent paths.
+    """
+    klass = _import_class(cls) if isinstance(cls, str) else cls
+    import torch
+
+    if not (inspect.isclass(klass) and issubclass(klass, torch.optim.Optimizer)):
+        raise TrajvizError(f"{cls!r} is not a torch.optim.Optimizer subclass")
+    name = cls if isinstance(cls, str) else f"{klass.__module__}:{klass.__qualname__}"
+    return OptimizerSpec(name=name, cls=klass, kwargs=dict(kwargs or {}), display=klass.__name__,
+                         batchable=_separable_builtin(klass), label=label or name,
+                         rule=f"{klass.__name__} from {klass.__module__}")
+
+
+def get(spec: str) -> OptimizerSpec:
+    """Parse ``name[:k=v,...]`` or ``pkg.module:Class[:k=v,...]`` into a checked spec.
+
+    Keys are torch.optim's own keyword names; unknown keys and bad values raise
+    :class:`TrajvizError` listing the valid keys.
+    """
+    if isinstance(spec, OptimizerSpec):
+        return spec.check()
+    name, rest = split_spec(spec)
+    kwargs = parse_params(rest)
+    if ":" in name or "." in name:
+        out = from_class(name, label=spec.strip(), kwargs=kwargs)
+    else:
+        _load_catalog()
+        key = name.lower()
+        if key == "all":
+            raise TrajvizError("'all' takes no parameters; use --lr to set every learning rate")
+        if key not in _REGISTRY:
+            raise unknown("optimizer", name, list(_REGISTRY) + ["all"])
+        out = replace(_REGISTRY[key], kwargs=kwargs, label=spec.strip() if kwargs else key)
+    return out.check()
+
+
+def resolve(opt, *, lr: float | None = None, surface=None) -> list[OptimizerSpec]:
+    """Turn ``opt`` into checked specs with their learning rates filled in.
+
+    ``opt`` is ``"all"``, a spec string, an OptimizerSpec, a torch.optim class,
+    or a list of these. The learning rate is, in order: the spec's own ``lr=``,
+    then ``lr`` (``--lr``), then the surface's curated rate for that method.
+    """
+    items: Sequence = opt if isinstance(opt, (list, tuple)) else [opt]
+    if not items:
+        raise TrajvizError("no optimizer selected")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                           or not math.isfinite(lr) or lr <= 0):
+        raise TrajvizError(f"bad learning rate: {lr} (must be a number > 0)")
+    specs: list[OptimizerSpec] = []
+    for item in items:
+        if isinstance(item, str) and item.strip().lower() == "all":
+            _load_catalog()
+            specs.extend(_REGISTRY[n] for n in CLASSIC)
+        elif isinstance(item, str):
+            specs.append(get(item))
+        elif isinstance(item, OptimizerSpec):
+            specs.append(item)
+        else:
+            specs.append(from_class(item))
+    out = []
+    seen: dict[str, int] = {}
+    for spec in specs:
+        if "lr" not in spec.kwargs:
+            rate = lr if lr is not None else (surface.lr_for(spec.name) if surface is not None else None)
+            if rate is not None and "lr" in spec.valid_keys():
+                spec = spec.with_kwargs(lr=float(rate))
+        label = spec.label or spec.name
+        if label in seen:
+            seen[label] += 1
+            label = f"{label}#{seen[label]}"
+        else:
+            seen[label] = 1
+        out.append(replace(spec, label=label).check())
+    return out
+
+
+_loaded = False
+
+
+def _load_catalog() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import catalog  # noqa: F401
+
+
+__all__ = ["OptimizerSpec", "register", "get", "resolve", "names", "from_class", "CLASSIC"]

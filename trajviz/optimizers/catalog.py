@@ -1,0 +1,128 @@
+"""The built-in optimizers: torch.optim classes with their analogies and state readers.
+
+The update rules below are torch.optim's (see each class's documentation);
+trajviz re-implements none of them. Readers turn the optimizer state after
+step t into what the renderer draws:
+
+* velocity: the displacement per step that the accumulated momentum produces;
+* step size: the per-axis effective learning rate ``lr / (sqrt(v) + eps)``.
+"""
+
+from __future__ import annotations
+
+from . import register
+
+
+def _sgd_velocity(state, group, t):
+    buf = state.get("momentum_buffer")
+    return None if buf is None else -group["lr"] * buf
+
+
+def _adagrad_step(state, group, t):
+    acc = state.get("sum")
+    if acc is None or t < 1:
+        return None
+    lr = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+    return lr / (acc.sqrt() + group["eps"])
+
+
+def _adadelta_step(state, group, t):
+    sq, delta = state.get("square_avg"), state.get("acc_delta")
+    if sq is None or t < 1:
+        return None
+    return group["lr"] * (delta + group["eps"]).sqrt() / (sq + group["eps"]).sqrt()
+
+
+def _rmsprop_step(state, group, t):
+    sq = state.get("square_avg")
+    if sq is None or t < 1:
+        return None
+    if group.get("centered"):
+        sq = sq - state["grad_avg"] ** 2
+    return group["lr"] / (sq.sqrt() + group["eps"])
+
+
+def _rmsprop_velocity(state, group, t):
+    buf = state.get("momentum_buffer")
+    return None if buf is None else -group["lr"] * buf
+
+
+def _adam_step(state, group, t):
+    v = state.get("max_exp_avg_sq") if group.get("amsgrad") else state.get("exp_avg_sq")
+    if v is None or t < 1:
+        return None
+    beta2 = group["betas"][1]
+    return group["lr"] / ((v / (1 - beta2**t)).sqrt() + group["eps"])
+
+
+def _adam_velocity(state, group, t):
+    m, step = state.get("exp_avg"), _adam_step(state, group, t)
+    if m is None or step is None:
+        return None
+    return -step * m / (1 - group["betas"][0] ** t)
+
+
+def _adamax_step(state, group, t):
+    u = state.get("exp_inf")
+    if u is None or t < 1:
+        return None
+    return group["lr"] / u  # torch folds eps into u: u = max(b2 u, |g| + eps)
+
+
+def _adamax_velocity(state, group, t):
+    m, step = state.get("exp_avg"), _adamax_step(state, group, t)
+    if m is None or step is None:
+        return None
+    return -step * m / (1 - group["betas"][0] ** t)
+
+
+register(
+    "sgd", "torch.optim:SGD", display="SGD", analogy="drunk walker",
+    rule="x <- x - lr * g",
+)
+register(
+    "momentum", "torch.optim:SGD", defaults={"momentum": 0.9}, display="Momentum",
+    analogy="downhill slope", rule="v <- mu v + g;  x <- x - lr * v", velocity=_sgd_velocity,
+)
+register(
+    "nesterov", "torch.optim:SGD", defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
+    analogy="downhill slope, looking ahead", rule="v <- mu v + g;  x <- x - lr * (g + mu v)",
+    velocity=_sgd_velocity,
+)
+register(
+    "adagrad", "torch.optim:Adagrad", display="AdaGrad", analogy="bad shoes",
+    rule="G <- G + g^2;  x <- x - lr * g / (sqrt(G) + eps)", step_size=_adagrad_step,
+)
+register(
+    "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory, own units",
+    rule="E[g^2] <- rho E[g^2] + (1-rho) g^2;  d = sqrt(E[dx^2]+eps)/sqrt(E[g^2]+eps) g;  x <- x - lr d",
+    step_size=_adadelta_step,
+)
+register(
+    "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="slope and shoes, short memory",
+    rule="E[g^2] <- a E[g^2] + (1-a) g^2;  x <- x - lr * g / (sqrt(E[g^2]) + eps)",
+    step_size=_rmsprop_step, velocity=_rmsprop_velocity,
+)
+register(
+    "adam", "torch.optim:Adam", display="Adam", analogy="downhill slope and bad shoes",
+    rule="m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  x <- x - lr * m^ / (sqrt(v^) + eps)",
+    step_size=_adam_step, velocity=_adam_velocity,
+)
+register(
+    "adamw", "torch.optim:AdamW", display="AdamW", analogy="Adam that sheds weight",
+    rule="x <- x - lr * wd * x;  then the Adam step", step_size=_adam_step, velocity=_adam_velocity,
+)
+register(
+    "adamax", "torch.optim:Adamax", display="Adamax", analogy="Adam whose shoes remember the worst sway",
+    rule="m <- b1 m + (1-b1) g;  u <- max(b2 u, |g| + eps);  x <- x - lr/(1-b1^t) * m / u",
+    step_size=_adamax_step, velocity=_adamax_velocity,
+)
+register(
+    "nadam", "torch.optim:NAdam", display="NAdam", analogy="Adam looking ahead",
+    rule="Adam with a Nesterov look-ahead on m", step_size=_adam_step, velocity=_adam_velocity,
+)
+register(
+    "radam", "torch.optim:RAdam", display="RAdam", analogy="Adam that warms up its shoes",
+    rule="Adam whose adaptive step is rectified (SGD with momentum while v is unreliable)",
+    step_size=_adam_step, velocity=_adam_velocity,
+)

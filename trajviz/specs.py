@@ -1,0 +1,88 @@
+"""Parsing of ``name:key=value,key=value`` specs shared by surfaces and optimizers.
+
+Values are numbers, ``true``/``false``, or tuples written with ``/``
+(``betas=0.9/0.99``). Nothing is evaluated: this is a tokenizer, not ``eval``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .errors import TrajvizError
+
+_NAME = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")
+
+
+def split_spec(text: str) -> tuple[str, str]:
+    """Split ``"adam:lr=0.1"`` into ``("adam", "lr=0.1")``.
+
+    An import path ``pkg.mod:Class:lr=0.1`` keeps its first colon in the name.
+    """
+    text = text.strip()
+    if not text:
+        raise TrajvizError("empty name")
+    head, sep, rest = text.partition(":")
+    if "." in head and sep:
+        # pkg.module:ClassName[:k=v,...]
+        cls, sep2, rest2 = rest.partition(":")
+        if "=" in cls:
+            return head, rest
+        return f"{head}:{cls}", rest2
+    return head, rest
+
+
+def parse_value(key: str, raw: str):
+    raw = raw.strip()
+    low = raw.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    if "/" in raw:
+        return tuple(parse_value(key, part) for part in raw.split("/"))
+    try:
+        if re.fullmatch(r"[+-]?\d+", raw):
+            return int(raw)
+        value = float(raw)
+    except ValueError:
+        raise TrajvizError(f"bad value for '{key}': '{raw}' is not a number") from None
+    if not math.isfinite(value):
+        raise TrajvizError(f"bad value for '{key}': {raw} (must be finite)")
+    return value
+
+
+def parse_params(text: str) -> dict:
+    """``"lr=0.1,betas=0.9/0.99"`` -> ``{"lr": 0.1, "betas": (0.9, 0.99)}``."""
+    params: dict = {}
+    if not text.strip():
+        return params
+    for item in text.split(","):
+        key, eq, raw = item.partition("=")
+        key = key.strip()
+        if not eq or not key or not raw.strip():
+            raise TrajvizError(f"malformed parameter '{item.strip()}': expected key=value")
+        if not re.fullmatch(r"[A-Za-z_]\w*", key):
+            raise TrajvizError(f"malformed parameter name '{key}'")
+        params[key] = parse_value(key, raw)
+    return params
+
+
+def is_name(text: str) -> bool:
+    """True if ``text`` looks like a registry name (with optional params), not a formula."""
+    head, _ = split_spec(text) if text.strip() else ("", "")
+    return bool(_NAME.match(head))
+
+
+def parse_pair(text: str, what: str) -> tuple[float, float]:
+    """``"-1.5,2"`` -> ``(-1.5, 2.0)``; anything else is a clear error."""
+    parts = str(text).split(",")
+    if len(parts) != 2:
+        raise TrajvizError(f"malformed {what} '{text}': expected two numbers A,B")
+    try:
+        a, b = (float(p) for p in parts)
+    except ValueError:
+        raise TrajvizError(f"malformed {what} '{text}': expected two numbers A,B") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise TrajvizError(f"malformed {what} '{text}': numbers must be finite")
+    return a, b

@@ -1,0 +1,241 @@
+"""The registry of 2D test surfaces.
+
+Each surface is written once on ``x = xy[..., 0]`` and ``y = xy[..., 1]`` with
+tensor methods, so it evaluates any batch of points (..., 2) -> (...) on any
+device; its gradient comes from autograd. Its facts (formula, domain, minima,
+optimum, default start, contour scale, curated learning rates) are data.
+
+>>> import torch, trajviz.surfaces as S
+>>> s = S.get("rosenbrock:b=10")
+>>> float(s(torch.tensor([1.0, 1.0])))
+0.0
+>>> S.names()[:3]
+['ackley', 'beale', 'booth']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import TrajvizError, unknown
+from ..specs import is_name, parse_params, split_spec
+
+Domain = tuple[tuple[float, float], tuple[float, float]]
+
+# Generic learning rates for surfaces that declare none (formulas, user surfaces).
+GENERIC_LRS = {
+    "sgd": 0.01, "momentum": 0.005, "nesterov": 0.005, "adagrad": 0.3,
+    "adadelta": 10.0, "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05,
+    "adamax": 0.05, "nadam": 0.05, "radam": 0.05,
+}
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2D function with its facts. Call it on a tensor of shape (..., 2).
+
+    Attributes:
+        name: registry name (or the formula text).
+        formula: the function in one line.
+        fn: ``fn(x, y, **params) -> tensor``, elementwise, tensor methods only.
+        domain: ``((xmin, xmax), (ymin, ymax))`` for plotting.
+        minima: known global minimizers ``[(x, y), ...]`` (empty if none).
+        optimum: the global minimum value, or ``None`` (no minimum / unknown).
+        start: a default start point that makes a good picture.
+        log_levels: whether contours want log-spaced levels.
+        params: the parameters bound by ``name:k=v``.
+        lrs: curated learning rates per optimizer name.
+        steps: default number of steps for this surface.
+        note: one remark shown by ``trajviz list`` (e.g. "no minimum").
+    """
+
+    name: str
+    formula: str
+    fn: Callable[..., Any]
+    domain: Domain
+    minima: tuple[tuple[float, float], ...] = ()
+    optimum: float | None = None
+    start: tuple[float, float] = (0.0, 0.0)
+    log_levels: bool = False
+    params: Mapping[str, float] = field(default_factory=dict)
+    lrs: Mapping[str, float] = field(default_factory=dict)
+    steps: int = 300
+    note: str = ""
+    data: Any = None  # for surfaces with a data set (regression): see minibatch()
+
+    def __call__(self, xy):
+        return self.fn(xy[..., 0], xy[..., 1], **self.params)
+
+    @property
+    def stochastic(self) -> bool:
+        """True if the surface supports real minibatch gradients (``batch_size``)."""
+        return self.data is not None
+
+    def minibatch(self, xy, index):
+        """The loss on the data rows ``index`` (only for stochastic surfaces)."""
+        if self.data is None:
+            raise TrajvizError(f"surface '{self.name}' has no data set: batch_size needs 'regression'")
+        return self.data.loss(xy, index)
+
+    def lr_for(self, optimizer: str) -> float | None:
+        return self.lrs.get(optimizer, GENERIC_LRS.get(optimizer))
+
+    @property
+    def spec(self) -> str:
+        if not self.params or self.name not in _REGISTRY:
+            return self.name
+        return f"{self.name}:" + ",".join(f"{k}={v:g}" for k, v in self.params.items())
+
+    def with_domain(self, xlim=None, ylim=None) -> Surface:
+        (x0, x1), (y0, y1) = self.domain
+        if xlim is not None:
+            x0, x1 = _check_lim(xlim, "xlim")
+        if ylim is not None:
+            y0, y1 = _check_lim(ylim, "ylim")
+        return replace(self, domain=((x0, x1), (y0, y1)))
+
+    def plot(self, ax=None, **options):
+        """Draw the surface's contours (and minima) on ``ax``; returns the figure."""
+        from ..render.plot import plot_surface
+
+        return plot_surface(self, ax=ax, **options)
+
+
+def _check_lim(lim, what: str) -> tuple[float, float]:
+    a, b = (float(v) for v in lim)
+    if not (math.isfinite(a) and math.isfinite(b)) or a >= b:
+        raise TrajvizError(f"bad {what} {a:g},{b:g}: need two finite numbers with A < B")
+    return a, b
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A registered surface family: its builder and parameter defaults."""
+
+    name: str
+    build: Callable[..., Surface]
+    defaults: Mapping[str, float]
+    summary: str
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(name: str, fn: Callable | None = None, *, formula: str = "", domain: Domain = ((-2, 2), (-2, 2)),
+             minima=(), optimum: float | None = None, start=None, log_levels: bool = False,
+             params: Mapping[str, float] | None = None, lrs: Mapping[str, float] | None = None,
+             steps: int = 300, note: str = "", build: Callable[..., Surface] | None = None,
+             replace_existing: bool = False):
+    """Add a surface to the registry (usable from notebooks).
+
+    ``fn(x, y, **params)`` must use tensor operations so autograd and batching work.
+
+    >>> import trajviz.surfaces as S
+    >>> S.register("bowl", lambda x, y: x**2 + 3 * y**2, formula="x^2 + 3y^2",
+    ...            domain=((-2, 2), (-2, 2)), minima=[(0, 0)], optimum=0.0, replace_existing=True)
+    >>> S.get("bowl").optimum
+    0.0
+
+    ``minima``, ``optimum``, ``start`` and ``lrs`` may be callables of the
+    params dict, for families whose minimizer moves with a parameter.
+    """
+    _load_catalog()
+    name = name.lower()
+    if not is_name(name) or ":" in name or "." in name:
+        raise TrajvizError(f"surface name '{name}' must be a plain identifier")
+    if name in _REGISTRY and not replace_existing:
+        raise TrajvizError(f"surface '{name}' is already registered (pass replace_existing=True)")
+    defaults = dict(params or {})
+
+    if build is None:
+        if fn is None:
+            raise TrajvizError("register() needs fn or build")
+
+        def build(**p):
+            def value(v):
+                return v(p) if callable(v) else v
+
+            (x0, x1), (y0, y1) = domain
+            st = value(start) if start is not None else (x0 + 0.15 * (x1 - x0), y1 - 0.15 * (y1 - y0))
+            return Surface(
+                name=name, formula=formula or name, fn=fn, domain=domain,
+                minima=tuple(tuple(float(c) for c in m) for m in value(minima)),
+                optimum=None if value(optimum) is None else float(value(optimum)),
+                start=tuple(float(c) for c in st), log_levels=log_levels, params=p,
+                lrs=dict(value(lrs) or {}), steps=steps, note=note,
+            )
+
+    _REGISTRY[name] = _Entry(name, build, defaults, formula or name)
+    return None
+
+
+def names() -> list[str]:
+    """The registered surface names, sorted."""
+    _load_catalog()
+    return sorted(_REGISTRY)
+
+
+def entry(name: str) -> _Entry:
+    _load_catalog()
+    if name not in _REGISTRY:
+        raise unknown("surface", name, _REGISTRY)
+    return _REGISTRY[name]
+
+
+def get(spec, *, xlim=None, ylim=None) -> Surface:
+    """Return the surface for ``spec``: a name, ``name:k=v,...``, a formula, or a Surface.
+
+    >>> get("quadratic:kappa=25,angle=30").params["kappa"]
+    25.0
+    >>> get("x**2 + 10*y**2", xlim=(-3, 3), ylim=(-3, 3)).domain
+    ((-3.0, 3.0), (-3.0, 3.0))
+    """
+    if isinstance(spec, Surface):
+        surface = spec
+    elif not isinstance(spec, str):
+        raise TrajvizError(f"a surface is a name, a formula or a Surface, not {type(spec).__name__}")
+    elif is_name(spec) and split_spec(spec)[0].lower() not in ("x", "y"):
+        name, rest = split_spec(spec)
+        e = entry(name.lower())
+        given = parse_params(rest)
+        bad = sorted(set(given) - set(e.defaults))
+        if bad:
+            valid = ", ".join(sorted(e.defaults)) or "none"
+            raise TrajvizError(f"unknown parameter '{bad[0]}' for surface '{e.name}' (valid: {valid})")
+        params = dict(e.defaults)
+        for k, v in given.items():
+            if isinstance(v, (tuple, bool)) or v is None:
+                raise TrajvizError(f"bad value for '{k}': surface parameters are numbers")
+            params[k] = float(v)
+        surface = e.build(**params)
+    else:
+        from .formula import compile_formula
+
+        f = compile_formula(spec)
+        (x0, x1), (y0, y1) = ((-3.0, 3.0), (-3.0, 3.0))
+        surface = Surface(name=spec, formula=spec, fn=lambda x, y, _f=f: _f(x, y),
+                          domain=((x0, x1), (y0, y1)), start=(-2.2, 2.2))
+        if xlim is not None or ylim is not None:
+            surface = surface.with_domain(xlim, ylim)
+            (x0, x1), (y0, y1) = surface.domain
+            surface = replace(surface, start=(x0 + 0.15 * (x1 - x0), y1 - 0.15 * (y1 - y0)))
+        return surface
+    if xlim is not None or ylim is not None:
+        surface = surface.with_domain(xlim, ylim)
+    return surface
+
+
+_loaded = False
+
+
+def _load_catalog() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import catalog  # noqa: F401  (registers the built-ins)
+
+
+__all__ = ["Surface", "get", "names", "register", "entry", "GENERIC_LRS"]
