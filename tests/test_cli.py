@@ -183,3 +183,57 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert r.exit_code == 0
         assert "Example" in r.stdout, name
         assert f"trajviz {name}" in readme, name
+
+
+def test_run_tune_prints_the_table(tmp_path):
+    r = invoke("run", "quadratic", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--tune",
+               "-o", str(tmp_path / "p.json"))
+    assert r.exit_code == 0, r.stderr
+    assert "tuned lr" in r.stderr and "sgd" in r.stderr
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["settings"]["tuned"]["sgd"] == data["optimizers"][0]["hyperparameters"]["lr"]
+
+
+def test_run_with_schedule():
+    r = invoke("run", "quadratic", "--opt", "sgd:lr=0.1", "--steps", "4", "--schedule", "exponential:gamma=0.5")
+    assert r.exit_code == 0, r.stderr
+    xs = [float(row.split(",")[3]) for row in r.stdout.splitlines()[1:]]
+    # u axis of the quadratic: x_{t+1} = (1 - lr_t) x_t with lr_t = 0.1 * 0.5^t
+    for t in range(4):
+        assert xs[t + 1] == pytest.approx(xs[t] * (1 - 0.1 * 0.5**t), rel=1e-12)
+
+
+def test_sweep_command(tmp_path):
+    out = tmp_path / "map.csv"
+    r = invoke("sweep", "quadratic", "--opt", "momentum", "--param", "lr=1e-3:0.3:log:5",
+               "--param", "momentum=0:0.9:4", "--steps", "30", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert "best: lr=" in r.stderr
+    rows = out.read_text().splitlines()
+    assert rows[0] == "lr,momentum,loss" and len(rows) == 21
+    png = tmp_path / "map.png"
+    r = invoke("sweep", "quadratic", "--opt", "sgd", "--param", "lr=1e-3:0.3:log:5", "--metric", "steps",
+               "--tol", "1e-3", "--steps", "60", "--size", "640x480", "-o", str(png))
+    assert r.exit_code == 0, r.stderr
+    from PIL import Image
+
+    assert Image.open(png).size == (640, 480)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--param", "lr=1:0.1:5"], "less than"),
+    (["--param", "lr=0.1:1:0"], "at least 1"),
+    (["--param", "rate=0.1:1:3"], "unknown key 'rate'"),
+    (["--param", "lr=0.1:1:3", "--opt", "sgd", "--opt", "adam"], "exactly one --opt"),
+    (["--param", "lr=0.1:1:3", "-o", "map.txt"], "use one of"),
+    ([], "Missing option '--param'"),
+])
+def test_sweep_bad_input(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if "--opt" not in args:
+        args = ["--opt", "momentum"] + args
+    r = invoke("sweep", "quadratic", "--steps", "3", *args)
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert os.listdir(tmp_path) == []

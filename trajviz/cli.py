@@ -86,6 +86,12 @@ def run_options(f):
         click.option("--record-every", type=int, default=1, show_default=True, metavar="K",
                      help="Keep every K-th step."),
         click.option("--clip", type=float, default=None, help="Clip each path's gradient norm (off by default)."),
+        click.option("--schedule", default=None, metavar="NAME[:k=v,...]",
+                     help="Learning-rate schedule: cosine, step, exponential or warmup, with torch's "
+                          "keyword names, e.g. step:step_size=100,gamma=0.5."),
+        click.option("--tune", is_flag=True,
+                     help="Search each optimizer's learning rate first (64 log-spaced candidates and a "
+                          "refinement, batched) and draw each with its best rate."),
         click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range of the domain."),
         click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range of the domain."),
     ]
@@ -95,12 +101,16 @@ def run_options(f):
 
 
 def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, device, dtype, record_every,
-         clip, xlim, ylim):
+         clip, schedule, tune, xlim, ylim):
     from .engine import run
 
     result = run(surface, list(opts) or "all", steps=steps, start=start or None, starts=starts, lr=lr,
                  noise=noise, batch_size=batch_size, seed=seed, device=device, dtype=dtype,
-                 record_every=record_every, clip=clip, xlim=xlim, ylim=ylim)
+                 record_every=record_every, clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim)
+    if tune:
+        from .tune import tuned_table
+
+        click.echo(tuned_table({t.label: t.tuned for t in result if t.tuned is not None}), err=True)
     for label, i, step in result.divergences()[:20]:
         click.echo(f"warning: {label} (start {i}) diverged at step {step}", err=True)
     extra = len(result.divergences()) - 20
@@ -110,7 +120,7 @@ def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, devic
 
 
 _RUN_KEYS = ("surface", "opts", "steps", "start", "starts", "lr", "noise", "batch_size", "seed", "device",
-             "dtype", "record_every", "clip", "xlim", "ylim")
+             "dtype", "record_every", "clip", "schedule", "tune", "xlim", "ylim")
 
 
 def _split(kwargs):
@@ -191,8 +201,8 @@ def run_cmd(output, **kwargs):
 
 def plot_options(f):
     options = [
-        click.option("--layout", type=click.Choice(["overlay", "grid"]), default="overlay", show_default=True,
-                     help="All paths on one map, or one small map per optimizer."),
+        click.option("--layout", type=click.Choice(["auto", "overlay", "grid"]), default="auto", show_default=True,
+                     help="All paths on one map, or one small map per optimizer (auto: grid for swarms)."),
         click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
                      help="Colours for light or dark slides."),
         click.option("--loss-panel", is_flag=True, help="Add a panel of loss against step."),
@@ -201,6 +211,8 @@ def plot_options(f):
         click.option("--title", default=None, help="Title (default: the surface and its formula)."),
         click.option("--no-colorbar", "colorbar", is_flag=True, flag_value=False, default=True,
                      help="Leave out the colour bar."),
+        click.option("--no-legend", "legend", is_flag=True, flag_value=False, default=True,
+                     help="Leave out the legend."),
         click.option("--grad-field", is_flag=True, help="Draw a faint field of -grad f arrows."),
     ]
     for option in reversed(options):
@@ -233,6 +245,67 @@ def plot_cmd(output, **kwargs):
 
     fig = plot_result(result, xlim=run_kw["xlim"], ylim=run_kw["ylim"], **plot_kw)
     save_figure(fig, path, dpi=plot_kw.get("dpi"))
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.command("sweep")
+@click.argument("surface")
+@click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]", help="The one optimizer to map.")
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY=MIN:MAX[:log]:COUNT",
+              help="A grid axis (1 or 2 of them), with torch.optim's keyword names, e.g. "
+                   "lr=1e-4:1e-1:log:64 or momentum=0:0.99:64.")
+@click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True,
+              help="Final loss, or steps until loss - optimum <= --tol.")
+@click.option("--tol", type=float, default=None, help="Tolerance for --metric steps (default 1e-6).")
+@click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's).")
+@click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
+              help="Start point, repeatable; the metric is averaged over starts.")
+@click.option("--starts", type=int, default=None, metavar="N", help="Sample N start points (seeded).")
+@click.option("--noise", type=float, default=0.0, show_default=True, help="Gradient noise std. dev.")
+@click.option("--batch-size", type=int, default=None, help="Minibatch size (regression).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="Default: float64.")
+@click.option("--schedule", default=None, metavar="NAME[:k=v,...]", help="Learning-rate schedule.")
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
+              help="Colours for light or dark slides.")
+@click.option("--size", default=None, metavar="WxH", help="Picture size in pixels.")
+@click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range (formula surfaces).")
+@click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range (formula surfaces).")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Heat-map (.png, .svg, .pdf) or numbers (.csv); default SURFACE-sweep.png.")
+def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw):
+    """Map the final loss (or steps to converge) over a grid of hyperparameters.
+
+    All cells run as one batched job. The method's default cell and the best
+    cell are marked.
+
+    \b
+    Example:
+        trajviz sweep quadratic --opt momentum --param lr=1e-4:1:log:64 --param momentum=0:0.99:64 -o map.png
+    """
+    from .sweep import parse_param, sweep
+
+    axes = [parse_param(p) for p in params]
+    path = _checked_output(output or _default_name(surface, "-sweep.png"), (".png", ".svg", ".pdf", ".csv"),
+                           "sweep")
+    if size is not None:
+        from .render.style import parse_size
+
+        parse_size(size)
+    if len(opts) != 1:
+        raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
+    run_kw["start"] = run_kw["start"] or None
+    result = sweep(surface, opts[0], axes, metric=metric, tol=tol, **run_kw)
+    if result.best is not None:
+        best = ", ".join(f"{a.key}={a.values[i]:.4g}" for a, i in zip(result.axes, result.best))
+        click.echo(f"best: {best} -> {metric} {result.values[result.best]:.4g}", err=True)
+    else:
+        click.echo("warning: no cell converged", err=True)
+    if path.suffix.lower() == ".csv":
+        result.save(path)
+    else:
+        result.save(path, theme=theme, size=size)
     click.echo(f"wrote {path}", err=True)
 
 

@@ -7,6 +7,13 @@ loop (the loss is summed, not averaged, so each row sees its own gradient).
 Nothing is read back to the host per step: divergence is tracked with device
 masks, and recorded steps go to a device buffer that is copied to host numpy
 arrays once per chunk. Memory grows only with the number of recorded steps.
+
+The same job runs hyperparameter *variants* side by side (learning-rate tuning
+and sweeps): rows are variants x starts. Variants that differ only in the
+learning rate share one tensor where the method's update is proportional to
+its learning rate (declared on the registry entry): torch.optim takes the step
+with lr = 1 and each row's displacement is scaled by its own rate. Other
+variants get a parameter group each, which torch.optim handles exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ ESCAPE_WIDTHS = 5.0
 # Device buffer budget for recorded steps (bytes); bounds the chunk length.
 CHUNK_BYTES = 32 * 2**20
 MAX_STARTS = 10_000_000
+ALL_KEYS = ("path", "loss", "grad", "velocity", "step_size")
 
 
 def _check_int(value, what: str, low: int = 1) -> int:
@@ -76,9 +84,56 @@ def start_points(surface, start=None, starts=None, seed: int = 0) -> np.ndarray:
     return pts
 
 
+class Setup:
+    """Checked settings shared by every optimizer of one run (also used by tuning and sweeps)."""
+
+    def __init__(self, surface, *, steps=None, start=None, starts=None, noise=0.0, batch_size=None, seed=0,
+                 device="auto", dtype=None, record_every=1, clip=None, schedule=None, xlim=None, ylim=None):
+        from .schedules import parse_schedule
+
+        self.surface = _surfaces.get(surface, xlim=xlim, ylim=ylim)
+        surf = self.surface
+        self.steps = _check_int(steps if steps is not None else surf.steps, "steps")
+        self.record_every = _check_int(record_every, "record_every")
+        self.noise = _check_float(noise, "noise")
+        self.seed = _check_int(seed, "seed", low=0)
+        self.clip = None
+        if clip is not None:
+            self.clip = _check_float(clip, "clip")
+            if self.clip == 0:
+                raise TrajvizError("bad clip: 0 (must be > 0)")
+        self.batch_size = None
+        if batch_size is not None:
+            self.batch_size = _check_int(batch_size, "batch size")
+            if not surf.stochastic:
+                raise TrajvizError(f"batch size needs a surface with data (regression), not '{surf.name}'")
+            if self.batch_size > len(surf.data):
+                raise TrajvizError(
+                    f"bad batch size: {self.batch_size} (the data set has {len(surf.data)} points)")
+        self.schedule = parse_schedule(schedule, self.steps)
+        self.x0 = start_points(surf, start, starts, self.seed)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        rec = list(range(0, self.steps + 1, self.record_every))
+        if rec[-1] != self.steps:
+            rec.append(self.steps)
+        self.record_steps = rec
+
+    def settings(self, **extra) -> dict:
+        out = {
+            "steps": self.steps, "starts": len(self.x0), "noise": self.noise, "batch_size": self.batch_size,
+            "seed": self.seed, "device": str(self.device), "dtype": str(self.dtype).removeprefix("torch."),
+            "record_every": self.record_every, "clip": self.clip,
+            "schedule": self.schedule.label if self.schedule else None,
+        }
+        out.update(extra)
+        return out
+
+
 def run(surface, opt="all", *, steps: int | None = None, start=None, starts: int | None = None,
         lr: float | None = None, noise: float = 0.0, batch_size: int | None = None, seed: int = 0,
         device="auto", dtype=None, record_every: int = 1, clip: float | None = None,
+        schedule: str | None = None, tune: bool = False,
         xlim: Sequence[float] | None = None, ylim: Sequence[float] | None = None) -> Result:
     """Run optimizers on a surface from one or many starts; return a :class:`Result`.
 
@@ -96,62 +151,95 @@ def run(surface, opt="all", *, steps: int | None = None, start=None, starts: int
         record_every: keep every k-th step (and the last).
         clip: clip each path's gradient to this norm (off by default: clipping
             turns SGD into normalized SGD).
+        schedule: a learning-rate schedule, ``cosine``, ``step``, ``exponential`` or
+            ``warmup``, with parameters by name (``"step:step_size=100,gamma=0.5"``).
+        tune: search each optimizer's learning rate first (see :mod:`trajviz.tune`)
+            and run each with its best rate.
 
     >>> import trajviz
     >>> r = trajviz.run("rosenbrock", "all", steps=100)
-    >>> sorted(r.traces)[:2]
-    ['adadelta', 'adagrad']
+    >>> list(r.traces)[:2]
+    ['sgd', 'momentum']
     """
-    surf = _surfaces.get(surface, xlim=xlim, ylim=ylim)
-    steps = _check_int(steps if steps is not None else surf.steps, "steps")
-    record_every = _check_int(record_every, "record_every")
-    noise = _check_float(noise, "noise")
-    seed = _check_int(seed, "seed", low=0)
-    if clip is not None:
-        clip = _check_float(clip, "clip")
-        if clip == 0:
-            raise TrajvizError("bad clip: 0 (must be > 0)")
-    if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch size")
-        if not surf.stochastic:
-            raise TrajvizError(f"batch size needs a surface with data (regression), not '{surf.name}'")
-        if batch_size > len(surf.data):
-            raise TrajvizError(f"bad batch size: {batch_size} (the data set has {len(surf.data)} points)")
-    specs = _optimizers.resolve(opt, lr=lr, surface=surf)
-    x0 = start_points(surf, start, starts, seed)
-    dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
+    setup = Setup(surface, steps=steps, start=start, starts=starts, noise=noise, batch_size=batch_size,
+                  seed=seed, device=device, dtype=dtype, record_every=record_every, clip=clip,
+                  schedule=schedule, xlim=xlim, ylim=ylim)
+    specs = _optimizers.resolve(opt, lr=lr, surface=setup.surface)
+    tuned = {}
+    if tune:
+        from .tune import tune_specs
 
-    record_steps = list(range(0, steps + 1, record_every))
-    if record_steps[-1] != steps:
-        record_steps.append(steps)
+        specs, tuned = tune_specs(setup, specs)
     traces = {}
     for spec in specs:
-        traces[spec.label] = _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed,
-                                      dev, dt, clip)
-    settings = {
-        "steps": steps, "starts": len(x0), "noise": noise, "batch_size": batch_size, "seed": seed,
-        "device": str(dev), "dtype": str(dt).removeprefix("torch."), "record_every": record_every,
-        "lr": lr, "clip": clip,
-    }
-    return Result(surface=surf, traces=traces, starts=x0, settings=settings)
+        trace = run_job(setup, spec)
+        if spec.label in tuned:
+            trace.tuned = tuned[spec.label]
+        traces[spec.label] = trace
+    settings = setup.settings(lr=lr, tuned={k: v.lr for k, v in tuned.items()} or None)
+    return Result(surface=setup.surface, traces=traces, starts=setup.x0, settings=settings)
 
 
-def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, dt, clip) -> Trace:
+def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL_KEYS,
+            record_steps: Sequence[int] | None = None) -> Trace:
+    """Run one optimizer from every start, for each hyperparameter variant.
+
+    Rows of the returned Trace are variant-major: row ``v * N + i`` is variant
+    ``v`` from start ``i``. With no variants, the spec's own hyperparameters.
+    """
     import torch
 
-    n = len(x0)
-    start = torch.as_tensor(x0, dtype=dt, device=dev)
-    if spec.batchable:
-        params = [start.clone().requires_grad_(True)]
-        opts = [spec.make(params)]
-    else:
-        params = [start[i:i + 1].clone().requires_grad_(True) for i in range(n)]
-        opts = [spec.make([p]) for p in params]
-    readers = spec.batchable and (spec.velocity is not None or spec.step_size is not None)
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
+    surf, steps, dev, dt = setup.surface, setup.steps, setup.device, setup.dtype
+    noise, clip, batch_size, schedule = setup.noise, setup.clip, setup.batch_size, setup.schedule
+    record_steps = list(record_steps if record_steps is not None else setup.record_steps)
+    n_starts = len(setup.x0)
+    base = spec.hyperparameters()
+    variants = [dict(v) for v in (variants or [{}])]
+    full = [{**base, **v} for v in variants]
+    n_var = len(variants)
+    n = n_var * n_starts
+    start = torch.as_tensor(np.tile(setup.x0, (n_var, 1)), dtype=dt, device=dev)
 
+    # --- parameters, optimizer(s) and per-row learning-rate scales ---------------------
+    scaled = (spec.batchable and spec.lr_is_scale(base) and n_var > 1
+              and len({f.get("lr") for f in full}) > 1 and all("lr" in f for f in full)
+              and (schedule is None or schedule.scale_free))
+    if spec.batchable:
+        groups: dict = {}
+        for v, f in enumerate(full):
+            key = tuple(sorted((k, repr(val)) for k, val in f.items() if not (scaled and k == "lr")))
+            groups.setdefault(key, []).append(v)
+        order = [v for members in groups.values() for v in members]  # variant order of the rows
+        rows = np.concatenate([np.arange(v * n_starts, (v + 1) * n_starts) for v in order])
+        params, group_dicts, lr_rows = [], [], []
+        for members in groups.values():
+            p = start[np.concatenate([np.arange(v * n_starts, (v + 1) * n_starts) for v in members])]
+            p = p.clone().requires_grad_(True)
+            params.append(p)
+            kw = dict(full[members[0]])
+            if scaled:
+                kw["lr"] = 1.0
+                lr_rows.append(torch.tensor([full[v]["lr"] for v in members], dtype=dt, device=dev)
+                               .repeat_interleave(n_starts)[:, None])
+            group_dicts.append({"params": [p], **kw})
+        try:
+            opts = [spec.torch_class(group_dicts, **{k: v for k, v in group_dicts[0].items() if k != "params"})]
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise TrajvizError(f"bad hyperparameters for {spec.label}: {exc}") from None
+        owners = [(opts[0], params)]
+    else:
+        order = list(range(n_var))
+        rows = np.arange(n)
+        params = [start[r:r + 1].clone().requires_grad_(True) for r in range(n)]
+        opts = [spec.with_kwargs(**variants[r // n_starts]).make([p]) for r, p in enumerate(params)]
+        owners = [(o, [p]) for o, p in zip(opts, params)]
+        lr_rows = []
+    lr_scale = torch.cat(lr_rows) if scaled else None
+    schedulers = [schedule.make(o) for o in opts] if schedule else []
+    readers = spec.batchable and (spec.velocity is not None or spec.step_size is not None)
+
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(setup.seed)
     (xa, xb), (ya, yb) = surf.domain
     # a path diverges when its position or loss is non-finite, or it leaves this box
     center = torch.tensor([(xa + xb) / 2, (ya + yb) / 2], dtype=dt, device=dev)
@@ -161,9 +249,10 @@ def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, 
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     alive_steps = torch.zeros(n, dtype=torch.long, device=dev)
     n_data = len(surf.data) if batch_size else 0
+    single = len(params) == 1
 
     def stacked():
-        return params[0] if spec.batchable else torch.cat(params)
+        return params[0] if single else torch.cat(params)
 
     def objective(x):
         if batch_size:
@@ -171,11 +260,11 @@ def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, 
             return surf.minibatch(x, index)
         return surf(x)
 
-    def make_closure(opt, p):
+    def make_closure(opt, ps):
         # for optimizers such as LBFGS that re-evaluate the function inside step()
         def closure():
             opt.zero_grad()
-            value = objective(p).sum()
+            value = objective(torch.cat(ps) if len(ps) > 1 else ps[0]).sum()
             value.backward()
             return value
         return closure
@@ -185,29 +274,53 @@ def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, 
     # host arrays for what is recorded; device buffers for one chunk
     np_dt = np.float32 if dt == torch.float32 else np.float64
     t_rec = len(record_steps)
-    host = {
-        "path": np.empty((t_rec, n, 2), np_dt), "loss": np.empty((t_rec, n), np_dt),
-        "grad": np.empty((t_rec, n, 2), np_dt),
-    }
-    if readers:
-        host["velocity"] = np.full((t_rec, n, 2), np.nan, np_dt) if spec.velocity else None
-        host["step_size"] = np.full((t_rec, n, 2), np.nan, np_dt) if spec.step_size else None
-    keys = [k for k, v in host.items() if v is not None]
-    per_record = n * (2 + 1 + 2 + 2 * (len(keys) - 3)) * (4 if np_dt == np.float32 else 8)
+    shapes = {"path": (n, 2), "loss": (n,), "grad": (n, 2), "velocity": (n, 2), "step_size": (n, 2)}
+    wanted = [k for k in keys if k in ("path", "loss", "grad")
+              or (readers and k == "velocity" and spec.velocity) or (readers and k == "step_size" and spec.step_size)]
+    host = {k: np.full((t_rec,) + shapes[k], np.nan, np_dt) for k in wanted}
+    per_record = sum(int(np.prod(shapes[k])) for k in wanted) * (4 if np_dt == np.float32 else 8)
     chunk = max(1, min(t_rec, 256, CHUNK_BYTES // max(per_record, 1)))
-    buf = {k: torch.full((chunk,) + host[k].shape[1:], float("nan"), dtype=dt, device=dev) for k in keys}
+    buf = {k: torch.full((chunk,) + shapes[k], float("nan"), dtype=dt, device=dev) for k in wanted}
+    lr_host = np.full((t_rec, n_var), np.nan)
     filled, written = 0, 0
-    record_set = set(record_steps)
+    record_at = {s: j for j, s in enumerate(record_steps)}
 
     def flush():
         nonlocal filled, written
         if filled:
-            for k in keys:
+            for k in wanted:
                 host[k][written:written + filled] = buf[k][:filled].cpu().numpy()
                 if k in ("velocity", "step_size"):
                     buf[k][:filled].fill_(float("nan"))
             written += filled
             filled = 0
+
+    def read_state(reader, t):
+        parts = []
+        for o, ps in owners:
+            for group in o.param_groups:
+                for p in group["params"]:
+                    v = reader(o.state[p], group, t)
+                    if v is None:
+                        return None
+                    parts.append(v)
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return out * lr_scale if lr_scale is not None else out
+
+    # where each variant's learning rate lives: (optimizer, group index, scale)
+    if spec.batchable:
+        lr_source = {}
+        for gi, members in enumerate(groups.values()):
+            for v in members:
+                lr_source[v] = (opts[0], gi, full[v]["lr"] if scaled else 1.0)
+    else:
+        lr_source = {v: (opts[v * n_starts], 0, 1.0) for v in range(n_var)}
+
+    def record_lrs(j):
+        for v, (o, gi, scale) in lr_source.items():
+            value = o.param_groups[gi].get("lr")
+            if isinstance(value, (int, float)):
+                lr_host[j, v] = value * scale
 
     for t in range(steps + 1):
         for o in opts:
@@ -220,29 +333,34 @@ def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, 
             ok = ((x - center).abs() <= half).all(-1) & torch.isfinite(loss)
             alive &= ok
             alive_steps += alive
-            g = params[0].grad if spec.batchable else torch.cat([p.grad for p in params])
+            g = torch.cat([p.grad for p in params]) if not single else params[0].grad
             if noise or clip is not None:
                 if noise:
-                    g = g + noise * torch.randn(g.shape, generator=gen, device=dev, dtype=dt)
+                    # every variant (and every optimizer) sees the same noise for a seed
+                    draw = torch.randn((n_starts, 2), generator=gen, device=dev, dtype=dt)
+                    g = g + noise * (draw.repeat(n_var, 1) if n_var > 1 else draw)
                 if clip is not None:
                     norm = g.norm(dim=-1, keepdim=True)
                     g = g * torch.clamp(clip / norm.clamp_min(1e-300), max=1.0)
-                if spec.batchable:
-                    params[0].grad.copy_(g)
-                else:
-                    for i, p in enumerate(params):
-                        p.grad.copy_(g[i:i + 1])
-            if t in record_set:
-                buf["path"][filled].copy_(x)
-                buf["loss"][filled].copy_(loss)
-                buf["grad"][filled].copy_(g)
-                if readers and t > 0:
-                    state, group = opts[0].state[params[0]], opts[0].param_groups[0]
+                offset = 0
+                for p in params:
+                    p.grad.copy_(g[offset:offset + len(p)])
+                    offset += len(p)
+            if t in record_at:
+                j = record_at[t]
+                if "path" in buf:
+                    buf["path"][filled].copy_(x)
+                if "loss" in buf:
+                    buf["loss"][filled].copy_(loss)
+                if "grad" in buf:
+                    buf["grad"][filled].copy_(g)
+                if t > 0:
                     for k, reader in (("velocity", spec.velocity), ("step_size", spec.step_size)):
                         if k in buf:
-                            v = reader(state, group, t)
+                            v = read_state(reader, t)
                             if v is not None:
                                 buf[k][filled].copy_(v)
+                record_lrs(j)
                 filled += 1
                 if filled == chunk:
                     flush()
@@ -250,33 +368,51 @@ def _run_one(surf, spec, x0, steps, record_steps, noise, batch_size, seed, dev, 
                         break  # every path has diverged: nothing left to run
             if t == steps:
                 break
+            if scaled:
+                prev = x.detach().clone()
         # Diverged rows are left to run on: the update is elementwise (or per start),
         # so their NaNs cannot reach the other rows; the host masks them below.
-        for o, p in zip(opts, params):
+        for o, ps in owners:
             if needs_closure:
-                o.step(make_closure(o, p))
+                o.step(make_closure(o, ps))
             else:
                 o.step()
+        if scaled:
+            with torch.no_grad():
+                moved = prev + lr_scale * (stacked() - prev)
+                offset = 0
+                for p in params:
+                    p.copy_(moved[offset:offset + len(p)])
+                    offset += len(p)
+        for s in schedulers:
+            s.step()
     flush()
 
     counted = alive_steps.cpu().numpy().astype(np.int64)
-    diverged = np.where(counted > steps, -1, counted)
-    diverged_at = diverged
+    diverged_at = np.where(counted > steps, -1, counted)
     steps_arr = np.asarray(record_steps, dtype=np.int64)
     if written < t_rec:  # stopped early: every path diverged
-        for k in keys:
+        for k in wanted:
             host[k][written:] = np.nan
     div = np.where(diverged_at < 0, np.iinfo(np.int64).max, diverged_at)
     dead = steps_arr[:, None] >= div[None, :]
-    for k in keys:
+    for k in wanted:
         host[k][dead] = np.nan
+    # back to variant-major row order
+    if not np.array_equal(rows, np.arange(n)):
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[rows] = np.arange(n)
+        for k in wanted:
+            host[k] = host[k][:, inverse]
+        diverged_at = diverged_at[inverse]
     for k in ("velocity", "step_size"):
         if host.get(k) is not None and np.isnan(host[k]).all():
             host[k] = None  # e.g. RMSprop without momentum keeps no velocity
     return Trace(
-        label=spec.label, spec=spec, hyperparameters=spec.hyperparameters(), steps=steps_arr,
-        path=host["path"], loss=host["loss"], grad=host["grad"], velocity=host.get("velocity"),
-        step_size=host.get("step_size"), diverged_at=diverged_at,
+        label=spec.label, spec=spec, hyperparameters=dict(full[0]) if n_var == 1 else dict(base),
+        steps=steps_arr, path=host.get("path"), loss=host.get("loss"), grad=host.get("grad"),
+        velocity=host.get("velocity"), step_size=host.get("step_size"), diverged_at=diverged_at,
+        lr=lr_host[:, 0] if n_var == 1 else lr_host, schedule=schedule.label if schedule else None,
     )
 
 

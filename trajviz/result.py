@@ -35,6 +35,8 @@ class Trace:
         step_size: (T, N, 2) per-axis effective learning rate, or None.
         diverged_at: (N,) step at which each path turned non-finite or left the
             box around the domain; -1 if it did not.
+        lr: (T,) the learning rate in force at each recorded step (schedules change it).
+        schedule: the schedule's label, or None. tuned: the tuning record, or None.
     """
 
     label: str
@@ -47,6 +49,9 @@ class Trace:
     velocity: np.ndarray | None
     step_size: np.ndarray | None
     diverged_at: np.ndarray
+    lr: np.ndarray | None = None
+    schedule: str | None = None
+    tuned: Any = None
 
     @property
     def name(self) -> str:

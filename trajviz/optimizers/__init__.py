@@ -60,6 +60,12 @@ class OptimizerSpec:
     batchable: bool = True
     display: str = ""
     label: str = ""
+    lr_scale: Any = False
+
+    def lr_is_scale(self, hyperparameters: Mapping[str, Any] | None = None) -> bool:
+        """Whether each step is proportional to ``lr`` for these hyperparameters (declared as data)."""
+        rule = self.lr_scale
+        return bool(rule(dict(hyperparameters or self.hyperparameters())) if callable(rule) else rule)
 
     @property
     def title(self) -> str:
@@ -112,7 +118,8 @@ _REGISTRY: dict[str, OptimizerSpec] = {}
 
 def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
              rule: str = "", velocity: Reader | None = None, step_size: Reader | None = None,
-             batchable: bool = True, display: str = "", replace_existing: bool = False) -> OptimizerSpec:
+             batchable: bool = True, display: str = "", lr_scale: Any = False,
+             replace_existing: bool = False) -> OptimizerSpec:
     """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
 
     >>> import torch, trajviz.optimizers as O
@@ -125,7 +132,7 @@ def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analo
         raise TrajvizError(f"optimizer '{name}' is already registered (pass replace_existing=True)")
     spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy, rule=rule,
                          velocity=velocity, step_size=step_size, batchable=batchable,
-                         display=display, label=name)
+                         display=display, label=name, lr_scale=lr_scale)
     _REGISTRY[name] = spec
     return spec
 

@@ -10,7 +10,17 @@ step t into what the renderer draws:
 
 from __future__ import annotations
 
-from . import register
+from . import register as _register
+
+
+def _no_decoupled_decay(hp):
+    return not (hp.get("weight_decay", 0) and hp.get("decoupled_weight_decay"))
+
+
+def register(name, cls, **kw):
+    # every built-in's step is proportional to lr, except where weight decay is decoupled
+    kw.setdefault("lr_scale", _no_decoupled_decay)
+    return _register(name, cls, **kw)
 
 
 def _sgd_velocity(state, group, t):
@@ -94,7 +104,7 @@ register(
     rule="G <- G + g^2;  x <- x - lr * g / (sqrt(G) + eps)", step_size=_adagrad_step,
 )
 register(
-    "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory, own units",
+    "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
     rule="E[g^2] <- rho E[g^2] + (1-rho) g^2;  d = sqrt(E[dx^2]+eps)/sqrt(E[g^2]+eps) g;  x <- x - lr d",
     step_size=_adadelta_step,
 )
@@ -111,6 +121,7 @@ register(
 register(
     "adamw", "torch.optim:AdamW", display="AdamW", analogy="Adam that sheds weight",
     rule="x <- x - lr * wd * x;  then the Adam step", step_size=_adam_step, velocity=_adam_velocity,
+    lr_scale=lambda hp: not hp.get("weight_decay", 0.01),
 )
 register(
     "adamax", "torch.optim:Adamax", display="Adamax", analogy="Adam whose shoes remember the worst sway",

@@ -23,7 +23,7 @@ register(
     "rosenbrock", rosenbrock, formula="(a - x)^2 + b (y - x^2)^2",
     domain=((-2.0, 2.0), (-1.0, 3.0)), minima=lambda p: [(p["a"], p["a"] ** 2)], optimum=0.0,
     start=(-1.5, 2.5), log_levels=True, params={"a": 1.0, "b": 100.0}, steps=500,
-    lrs=lambda p: {"sgd": 0.1 / p["b"], "momentum": 0.05 / p["b"], "nesterov": 0.05 / p["b"],
+    lrs=lambda p: {"sgd": 0.07 / p["b"], "momentum": 0.05 / p["b"], "nesterov": 0.05 / p["b"],
                    "adagrad": 0.2, "adadelta": 10.0, "rmsprop": 0.01, "adam": 0.1,
                    "adamw": 0.05, "adamax": 0.1, "nadam": 0.05, "radam": 0.002},
 )
@@ -37,7 +37,7 @@ register(
     "beale", beale, formula="(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
     domain=((-4.5, 4.5), (-4.5, 4.5)), minima=[(3.0, 0.5)], optimum=0.0, start=(1.0, 1.5),
     log_levels=True, steps=500,
-    lrs={"sgd": 0.01, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5, "adadelta": 10.0,
+    lrs={"sgd": 0.01, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5, "adadelta": 2.0,
          "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05, "adamax": 0.1, "nadam": 0.05, "radam": 0.1},
 )
 
@@ -51,7 +51,7 @@ def quadratic(x, y, kappa=10.0, angle=0.0):
 def _quadratic_lrs(p):
     k = max(p["kappa"], 1.0)
     return {"sgd": 1.6 / k, "momentum": 0.2 / k, "nesterov": 0.2 / k, "adagrad": 0.5,
-            "adadelta": 10.0, "rmsprop": 0.02, "adam": 0.05, "adamw": 0.05, "adamax": 0.1,
+            "adadelta": 5.0, "rmsprop": 0.02, "adam": 0.05, "adamw": 0.05, "adamax": 0.1,
             "nadam": 0.05, "radam": 0.1}
 
 
@@ -141,7 +141,7 @@ def goldstein_price(x, y):
 register(
     "goldstein_price", goldstein_price,
     formula="[1 + (x+y+1)^2 (19 - 14x + 3x^2 - 14y + 6xy + 3y^2)] [30 + (2x-3y)^2 (18 - 32x + 12x^2 + 48y - 36xy + 27y^2)]",
-    domain=((-2.0, 2.0), (-2.0, 2.0)), minima=[(0.0, -1.0)], optimum=3.0, start=(0.5, 0.5),
+    domain=((-2.0, 2.0), (-2.0, 2.0)), minima=[(0.0, -1.0)], optimum=3.0, start=(-1.5, -1.5),
     log_levels=True,
     lrs={"sgd": 2e-5, "momentum": 5e-6, "nesterov": 5e-6, "adagrad": 0.1, "adadelta": 10.0,
          "rmsprop": 0.01, "adam": 0.02},
@@ -156,7 +156,7 @@ register(
     "six_hump_camel", six_hump_camel, formula="(4 - 2.1x^2 + x^4/3) x^2 + xy + (-4 + 4y^2) y^2",
     domain=((-2.0, 2.0), (-1.0, 1.0)),
     minima=[(0.08984201368301331, -0.7126564032704135), (-0.08984201368301331, 0.7126564032704135)],
-    optimum=-1.031628453489877, start=(-1.5, 0.9),
+    optimum=-1.031628453489877, start=(1.0, 0.9),
     lrs={"sgd": 0.01, "momentum": 0.003, "nesterov": 0.003, "adagrad": 0.2, "adadelta": 10.0,
          "rmsprop": 0.01, "adam": 0.02},
 )
@@ -210,7 +210,7 @@ def _build_regression():
         name="regression", formula="mean over 1,000 points of (x t^2 + y - target)^2: (x, y) = (w, b)",
         fn=lambda x, y: data.full(x, y), domain=((-1.0, 3.0), (-1.5, 1.5)), minima=(data.minimizer,),
         optimum=data.optimum, start=(-0.5, 1.2), log_levels=True, steps=300, data=data,
-        lrs={"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.5, "adadelta": 10.0,
+        lrs={"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.5, "adadelta": 2.0,
              "rmsprop": 0.02, "adam": 0.05, "adamw": 0.05, "adamax": 0.1, "nadam": 0.05, "radam": 0.1},
         note="minibatches with batch_size",
     )

@@ -1,0 +1,303 @@
+"""The look shared by still pictures and animations: colours, themes, sizes, captions.
+
+Everything here is plain data and small functions; nothing touches pyplot or
+``matplotlib.rcParams``. Themes are applied to one figure or axes at a time.
+
+>>> color_for("adam") == color_for("adam")
+True
+>>> parse_size("1280x720")
+(1280, 720)
+>>> figsize((1280, 720), dpi=100)
+(12.8, 7.2)
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..errors import TrajvizError, unknown
+
+# ---- colours per optimizer name --------------------------------------------------------
+# The classic seven take the Okabe-Ito colours (distinguishable with the common colour
+# vision deficiencies); the Adam variants take Paul Tol's muted colours and a dashed
+# line, since eight or more hues can no longer all be told apart by colour alone.
+PALETTE: dict[str, str] = {
+    "sgd": "#D55E00",       # vermillion
+    "momentum": "#0072B2",  # blue
+    "nesterov": "#56B4E9",  # sky blue: momentum's relative
+    "adagrad": "#009E73",   # bluish green
+    "adadelta": "#F0E442",  # yellow
+    "rmsprop": "#CC79A7",   # reddish purple
+    "adam": "#E69F00",      # orange
+    "adamw": "#882255",     # wine
+    "adamax": "#999933",    # olive
+    "nadam": "#44AA99",     # teal
+    "radam": "#AA4499",     # purple
+}
+DASHED = frozenset({"adamw", "adamax", "nadam", "radam"})
+# For names not in PALETTE (user classes): picked by a stable hash of the name.
+FALLBACK: tuple[str, ...] = ("#332288", "#88CCEE", "#117733", "#DDCC77", "#CC6677", "#AA3377",
+                             "#6699CC", "#997700")
+DASH = (0, (5, 2))
+# Repeated runs of one method (an lr sweep) keep its hue, in other shades and dashes.
+_SHADES = ((0.0, "solid"), (-0.35, (0, (5, 2))), (0.4, (0, (1, 1.5))), (-0.6, (0, (6, 2, 1, 2))),
+           (0.65, (0, (3, 3))))
+
+
+def color_for(name: str) -> str:
+    """The colour of an optimizer by its registry name; the same in every picture."""
+    key = name.lower()
+    if key in PALETTE:
+        return PALETTE[key]
+    return FALLBACK[zlib.crc32(key.encode()) % len(FALLBACK)]
+
+
+def _mix(color: str, amount: float) -> str:
+    """Lighten (amount > 0, towards white) or darken (amount < 0, towards black)."""
+    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    target = 1.0 if amount > 0 else 0.0
+    a = abs(amount)
+    r, g, b = (c + (target - c) * a for c in (r, g, b))
+    return "#{:02X}{:02X}{:02X}".format(*(round(c * 255) for c in (r, g, b)))
+
+
+@dataclass(frozen=True)
+class TraceStyle:
+    """How one trace is drawn: its colour and line style."""
+
+    color: str
+    linestyle: object = "solid"
+
+
+def trace_styles(traces: Iterable) -> dict[str, TraceStyle]:
+    """A style per trace label: the name's colour; repeats of a name get other shades.
+
+    ``traces`` are objects with ``.label`` and ``.name`` (Result traces).
+    """
+    seen: dict[str, int] = {}
+    out: dict[str, TraceStyle] = {}
+    for trace in traces:
+        name = trace.name.lower()
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        base = color_for(name)
+        shade, dash = _SHADES[k % len(_SHADES)]
+        if k == 0 and name in DASHED:
+            dash = DASH
+        out[trace.label] = TraceStyle(_mix(base, shade) if shade else base, dash)
+    return out
+
+
+# ---- themes ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Theme:
+    """Colours of one theme, applied per figure/axes (never through rcParams).
+
+    ``surface_colors`` run from the lowest loss to the highest.
+    """
+
+    name: str
+    figure: str
+    axes: str
+    text: str
+    muted: str
+    spine: str
+    surface_colors: tuple[str, ...]
+    contour_line: str
+    contour_alpha: float
+    path_halo: str | None
+    marker_edge: str
+    start_face: str
+    star_face: str
+    star_edge: str
+    arrow: str
+    arrow_alpha: float
+    legend_face: str
+    legend_edge: str
+    grid: str
+
+    def cmap(self):
+        from matplotlib.colors import LinearSegmentedColormap
+
+        return LinearSegmentedColormap.from_list(f"trajviz_{self.name}", list(self.surface_colors), N=256)
+
+
+THEMES: dict[str, Theme] = {
+    "light": Theme(
+        name="light", figure="#FFFFFF", axes="#FFFFFF", text="#1A1A1A", muted="#555555",
+        spine="#888888",
+        surface_colors=("#5E738C", "#8799AE", "#AEBBCA", "#D2DAE3", "#F4F6F8"),
+        contour_line="#1A2533", contour_alpha=0.22, path_halo="#1A1A1A", marker_edge="#1A1A1A",
+        start_face="#FFFFFF", star_face="#FFFFFF", star_edge="#1A1A1A", arrow="#1A2533",
+        arrow_alpha=0.35, legend_face="#FFFFFF", legend_edge="#BBBBBB", grid="#DDDDDD",
+    ),
+    "dark": Theme(
+        name="dark", figure="#14171C", axes="#14171C", text="#E8E8E8", muted="#A8A8A8",
+        spine="#5A6270",
+        surface_colors=("#0A0D12", "#18202B", "#283341", "#3D4A5A", "#5A6779"),
+        contour_line="#D0D8E0", contour_alpha=0.18, path_halo="#FFFFFF", marker_edge="#F0F0F0",
+        start_face="#14171C", star_face="#FFFFFF", star_edge="#000000", arrow="#D0D8E0",
+        arrow_alpha=0.35, legend_face="#1E232A", legend_edge="#444B55", grid="#2C323B",
+    ),
+}
+
+
+def get_theme(theme: str | Theme) -> Theme:
+    """A Theme by name (``light``, ``dark``), or the Theme given."""
+    if isinstance(theme, Theme):
+        return theme
+    if not isinstance(theme, str) or theme.lower() not in THEMES:
+        raise unknown("theme", str(theme), THEMES)
+    return THEMES[theme.lower()]
+
+
+def apply_figure(fig, theme: Theme) -> None:
+    fig.set_facecolor(theme.figure)
+
+
+def apply_axes(ax, theme: Theme, fonts: Fonts) -> None:
+    """Colour one 2D (or 3D) axes for the theme, with the given font sizes."""
+    ax.set_facecolor(theme.axes)
+    for spine in ax.spines.values():
+        spine.set_color(theme.spine)
+    ax.tick_params(colors=theme.spine, labelcolor=theme.text, labelsize=fonts.tick)
+    for axis_label in (ax.xaxis.label, ax.yaxis.label):
+        axis_label.set_color(theme.text)
+        axis_label.set_fontsize(fonts.label)
+    ax.title.set_color(theme.text)
+    ax.title.set_fontsize(fonts.title)
+    if hasattr(ax, "zaxis"):  # 3D
+        ax.zaxis.label.set_color(theme.text)
+        ax.zaxis.label.set_fontsize(fonts.label)
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_pane_color(theme.axes)
+            axis.line.set_color(theme.spine)
+            axis._axinfo["grid"]["color"] = theme.grid  # no public setter in mplot3d
+        ax.tick_params(axis="z", colors=theme.spine, labelcolor=theme.text, labelsize=fonts.tick)
+
+
+def style_legend(legend, theme: Theme) -> None:
+    frame = legend.get_frame()
+    frame.set_facecolor(theme.legend_face)
+    frame.set_edgecolor(theme.legend_edge)
+    frame.set_alpha(0.9)
+    for text in legend.get_texts():
+        text.set_color(theme.text)
+    if legend.get_title() is not None:
+        legend.get_title().set_color(theme.text)
+
+
+# ---- sizes and fonts -----------------------------------------------------------------------
+DEFAULT_SIZE = (1280, 720)
+DEFAULT_DPI = 100.0
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×*,]\s*(\d+)\s*$")
+
+
+def parse_size(size) -> tuple[int, int]:
+    """``"1280x720"`` (or ``(1280, 720)``) -> ``(1280, 720)`` pixels; ``None`` -> the default size."""
+    if size is None:
+        return DEFAULT_SIZE
+    if isinstance(size, str):
+        m = _SIZE.match(size)
+        if not m:
+            raise TrajvizError(f"bad size '{size}': expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
+        w, h = int(m.group(1)), int(m.group(2))
+    else:
+        try:
+            w, h = size
+            if isinstance(w, bool) or isinstance(h, bool) or int(w) != w or int(h) != h:
+                raise ValueError
+            w, h = int(w), int(h)
+        except (TypeError, ValueError):
+            raise TrajvizError(f"bad size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720") from None
+    if not (32 <= w <= 20000 and 32 <= h <= 20000):
+        raise TrajvizError(f"bad size {w}x{h}: width and height must be between 32 and 20000 pixels")
+    return w, h
+
+
+def check_dpi(dpi) -> float:
+    try:
+        value = float(dpi)
+    except (TypeError, ValueError):
+        raise TrajvizError(f"bad dpi {dpi!r}: must be a number between 10 and 2000") from None
+    if isinstance(dpi, bool) or not 10 <= value <= 2000:
+        raise TrajvizError(f"bad dpi {dpi!r}: must be a number between 10 and 2000")
+    return value
+
+
+def figsize(size=None, dpi=None) -> tuple[float, float]:
+    """Figure size in inches.
+
+    With ``size`` the picture is exactly that many pixels and ``dpi`` sets how large
+    text and lines are within it; without ``size`` the figure is 12.8 x 7.2 inches,
+    so ``dpi`` alone sets the pixel count (dpi 100: 1280x720, dpi 200: 2560x1440).
+    """
+    dpi = DEFAULT_DPI if dpi is None else check_dpi(dpi)
+    if size is None:
+        return DEFAULT_SIZE[0] / DEFAULT_DPI, DEFAULT_SIZE[1] / DEFAULT_DPI
+    w, h = parse_size(size)
+    return w / dpi, h / dpi
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """Font sizes in points, scaled with the figure so a 1280x720 slide reads well."""
+
+    tick: float
+    label: float
+    title: float
+    legend: float
+    small: float
+
+    @classmethod
+    def for_figure(cls, width_in: float, height_in: float) -> Fonts:
+        scale = ((width_in * height_in) / (12.8 * 7.2)) ** 0.5
+        scale = min(max(scale, 0.7), 1.6)
+        return cls(tick=10 * scale, label=12 * scale, title=13.5 * scale, legend=10.5 * scale,
+                   small=9 * scale)
+
+
+# ---- captions -----------------------------------------------------------------------------
+def method_name(trace) -> str:
+    """``"Adam"``, or ``"Adam (lr=0.1)"`` when the label carries hyperparameters."""
+    title, label, name = trace.title, trace.label, trace.name
+    extra = ""
+    if label != name:
+        extra = label[len(name):].lstrip(":") if label.startswith(name) else label
+    return f"{title} ({extra})" if extra else title
+
+
+def divergence_note(trace) -> str:
+    """``"diverged at step 37"``, ``"3 of 100 diverged"``, or ``""``."""
+    diverged = trace.diverged_at[trace.diverged_at >= 0]
+    if len(diverged) == 0:
+        return ""
+    if trace.n_starts == 1:
+        return f"diverged at step {int(diverged[0])}"
+    return f"{len(diverged):,} of {trace.n_starts:,} diverged"
+
+
+def legend_label(trace, divergence: bool = True) -> str:
+    """``"SGD - drunk walker"``, with ``" (diverged at step 37)"`` if it diverged."""
+    text = method_name(trace)
+    if trace.analogy:
+        text += f" - {trace.analogy}"
+    notes = [n for n in (run_note(trace), divergence_note(trace) if divergence else "") if n]
+    return f"{text} ({'; '.join(notes)})" if notes else text
+
+
+def run_note(trace) -> str:
+    """``"lr 0.0123"`` when --tune chose the rate, else ``""`` (the schedule is in the run summary)."""
+    tuned = getattr(trace, "tuned", None)
+    if tuned is not None and tuned.lr is not None:
+        return f"lr {tuned.lr:.3g}"
+    return ""
+
+
+__all__ = ["PALETTE", "FALLBACK", "color_for", "TraceStyle", "trace_styles", "Theme", "THEMES",
+           "get_theme", "apply_figure", "apply_axes", "style_legend", "DEFAULT_SIZE", "DEFAULT_DPI",
+           "parse_size", "check_dpi", "figsize", "Fonts", "method_name", "divergence_note", "legend_label",
+           "run_note"]
