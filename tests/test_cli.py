@@ -237,3 +237,29 @@ def test_sweep_bad_input(args, message, tmp_path, monkeypatch):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert os.listdir(tmp_path) == []
+
+
+def test_explain_command_writes_a_clip(tmp_path):
+    out = tmp_path / "momentum.gif"
+    r = invoke("explain", "momentum", "--size", "480x270", "--fps", "10", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    from PIL import Image
+
+    im = Image.open(out)
+    assert im.size == (480, 270) and im.n_frames > 5 and im.info["loop"] == 0
+
+
+@pytest.mark.parametrize("args,message", [
+    (["adamw"], "classic methods only"),
+    (["momentm"], "did you mean 'momentum'"),
+    (["adam", "-o", "clip.txt"], "use one of .gif"),
+    (["adam", "--fps", "0"], "fps"),
+    (["adam", "--size", "big"], "bad size"),
+])
+def test_explain_bad_input(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("explain", *args)
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert os.listdir(tmp_path) == []

@@ -153,15 +153,19 @@ def cli():
 
 @cli.command("list")
 @click.argument("what", type=click.Choice(["surfaces", "optimizers", "all"]), default="all")
-def list_cmd(what):
+@click.option("--rules", is_flag=True, help="Also write out each optimizer's update rule in full.")
+def list_cmd(what, rules):
     """List the surfaces and optimizers.
 
     \b
     Example:
-        trajviz list optimizers
+        trajviz list optimizers --rules
     """
-    from .tables import optimizer_table, surface_table
+    from .tables import optimizer_rules, optimizer_table, surface_table
 
+    if rules:
+        click.echo(optimizer_rules())
+        return
     if what in ("surfaces", "all"):
         click.echo(surface_table())
     if what == "all":
@@ -307,6 +311,46 @@ def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw)
     else:
         result.save(path, theme=theme, size=size)
     click.echo(f"wrote {path}", err=True)
+
+
+@cli.command("explain")
+@click.argument("method")
+@click.option("--surface", default=None, help="Surface to take the update on (default: one that shows the method best).")
+@click.option("--update", type=int, default=None, help="Which update to take apart (1-based; default per method).")
+@click.option("--start", default=None, metavar="X,Y", callback=_pair("start"), help="Start point of the run.")
+@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
+              help="Colours for light or dark slides.")
+@click.option("--size", default=None, metavar="WxH", help="Clip size in pixels (default 1280x720).")
+@click.option("--dpi", type=int, default=None, help="Dots per inch (text scale).")
+@click.option("--fps", type=float, default=None, help="Frames per second (default 20).")
+@click.option("--pace", type=float, default=1.0, show_default=True, help="Stretch each sub-step's time.")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Clip file: .gif, .webp, .png (APNG), .mp4 or .html (default METHOD.gif).")
+def explain_cmd(method, surface, update, start, theme, size, dpi, fps, pace, output):
+    """Take one update of a method apart, step by step, the way a teacher draws it.
+
+    Momentum: the velocity decays by beta, the gradient is added tip to tail, the
+    step, the new position. AdaGrad, RMSProp, Adadelta, Adam: a square per axis
+    whose area is the remembered g^2, and the gradient divided by its side. Every
+    number is torch.optim's own. Methods: sgd, momentum, nesterov, adagrad,
+    adadelta, rmsprop, adam.
+
+    \b
+    Example:
+        trajviz explain momentum -o momentum.gif
+    """
+    from .render.writers import check_animation_path
+
+    path = check_animation_path(output or _default_name(method, ".gif"))
+    if size is not None:
+        from .render.style import parse_size
+
+        parse_size(size)
+    from .render.explain import explain
+
+    clip = explain(method, path, surface=surface, update=update, start=start, theme=theme, size=size, dpi=dpi,
+                   fps=fps, pace=pace)
+    click.echo(f"wrote {path} ({clip.frames} frames, {clip.seconds:.1f} s)", err=True)
 
 
 def _default_name(surface: str, ext: str) -> str:

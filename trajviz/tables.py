@@ -53,3 +53,12 @@ def optimizer_table() -> str:
     table = _table(["optimizer", "analogy", "update rule", "draws", "torch.optim"], rows, [10, 38, 80, 19, 36])
     return table + "\n\n'all' = " + ", ".join(optimizers.CLASSIC) + \
         ". Any torch.optim.Optimizer subclass: --opt package.module:ClassName[:k=v,...]"
+
+
+def optimizer_rules() -> str:
+    """Every optimizer's update rule written out (its registry entry's ``doc``)."""
+    blocks = []
+    for name in optimizers.names():
+        spec = optimizers.get_entry(name)
+        blocks.append(f"{name}\n{'-' * len(name)}\n{spec.doc.strip() or spec.rule}\n")
+    return "\n".join(blocks)

@@ -47,6 +47,9 @@ class OptimizerSpec:
         batchable: whether rows of one (N, 2) parameter evolve independently
             (elementwise updates). If not, the engine runs one instance per start.
         label: how the run is named in results (the spec as written).
+        lr_scale: whether each step is proportional to lr (a bool, or a function of
+            the hyperparameters); lets tuning and sweeps batch learning rates.
+        doc: the update rule written out, as in torch.optim's documentation.
     """
 
     name: str
@@ -61,6 +64,7 @@ class OptimizerSpec:
     display: str = ""
     label: str = ""
     lr_scale: Any = False
+    doc: str = ""
 
     def lr_is_scale(self, hyperparameters: Mapping[str, Any] | None = None) -> bool:
         """Whether each step is proportional to ``lr`` for these hyperparameters (declared as data)."""
@@ -118,7 +122,7 @@ _REGISTRY: dict[str, OptimizerSpec] = {}
 
 def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
              rule: str = "", velocity: Reader | None = None, step_size: Reader | None = None,
-             batchable: bool = True, display: str = "", lr_scale: Any = False,
+             batchable: bool = True, display: str = "", lr_scale: Any = False, doc: str = "",
              replace_existing: bool = False) -> OptimizerSpec:
     """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
 
@@ -132,7 +136,7 @@ def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analo
         raise TrajvizError(f"optimizer '{name}' is already registered (pass replace_existing=True)")
     spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy, rule=rule,
                          velocity=velocity, step_size=step_size, batchable=batchable,
-                         display=display, label=name, lr_scale=lr_scale)
+                         display=display, label=name, lr_scale=lr_scale, doc=doc)
     _REGISTRY[name] = spec
     return spec
 

@@ -23,6 +23,79 @@ def register(name, cls, **kw):
     return _register(name, cls, **kw)
 
 
+
+# The update rules written out (torch.optim's algorithms; each entry's ``doc``).
+DOCS = {
+    "sgd": """\
+SGD, the drunk walker: each step follows the local (noisy) gradient, nothing else.
+
+    g_t = grad f(x_t)            (+ noise, or a minibatch gradient)
+    x_{t+1} = x_t - lr * g_t
+""",
+    "momentum": """\
+Momentum (heavy ball), the downhill slope: a velocity accumulates past gradients.
+
+    v_{t+1} = mu * v_t + g_t      (v_1 = g_0; torch.optim.SGD, dampening 0)
+    x_{t+1} = x_t - lr * v_{t+1}
+    drawn velocity = -lr * v_{t+1} (the displacement the momentum carries)
+""",
+    "nesterov": """\
+Nesterov momentum, the downhill slope that looks ahead.
+
+    v_{t+1} = mu * v_t + g_t
+    x_{t+1} = x_t - lr * (g_t + mu * v_{t+1})
+""",
+    "adagrad": """\
+AdaGrad, the bad shoes: every sway hurts for good, so each axis gets its own shrinking step.
+
+    G_{t+1} = G_t + g_t^2                        (per axis)
+    x_{t+1} = x_t - lr * g_t / (sqrt(G_{t+1}) + eps)
+    drawn step size = lr / (sqrt(G) + eps)       (per axis: the box)
+""",
+    "adadelta": """\
+Adadelta, the bad shoes with a short memory, in the units of x.
+
+    E[g^2]_{t+1} = rho * E[g^2]_t + (1 - rho) * g_t^2
+    d_t = sqrt(E[dx^2]_t + eps) / sqrt(E[g^2]_{t+1} + eps) * g_t
+    E[dx^2]_{t+1} = rho * E[dx^2]_t + (1 - rho) * d_t^2
+    x_{t+1} = x_t - lr * d_t
+""",
+    "rmsprop": """\
+RMSProp, slope and shoes with a short memory: AdaGrad whose pain fades.
+
+    E[g^2]_{t+1} = alpha * E[g^2]_t + (1 - alpha) * g_t^2
+    x_{t+1} = x_t - lr * g_t / (sqrt(E[g^2]_{t+1}) + eps)
+""",
+    "adam": """\
+Adam, the downhill slope and the bad shoes: momentum on g, RMSProp on g^2, both bias-corrected.
+
+    m_{t+1} = b1 * m_t + (1 - b1) * g_t           m^ = m_{t+1} / (1 - b1^(t+1))
+    v_{t+1} = b2 * v_t + (1 - b2) * g_t^2         v^ = v_{t+1} / (1 - b2^(t+1))
+    x_{t+1} = x_t - lr * m^ / (sqrt(v^) + eps)
+""",
+    "adamw": """\
+AdamW: Adam with decoupled weight decay.
+
+    x <- x * (1 - lr * wd), then the Adam step
+""",
+    "adamax": """\
+Adamax: Adam whose second moment is an infinity norm.
+
+    m_{t+1} = b1 * m_t + (1 - b1) * g_t
+    u_{t+1} = max(b2 * u_t, |g_t| + eps)
+    x_{t+1} = x_t - lr / (1 - b1^(t+1)) * m_{t+1} / u_{t+1}
+""",
+    "nadam": """\
+NAdam: Adam with a Nesterov look-ahead on the first moment (momentum decay schedule mu_t).
+
+    x_{t+1} = x_t - lr * (mu_{t+1} m_{t+1} / (1 - prod mu) + (1 - mu_t) g_t / (1 - prod mu)) / (sqrt(v^) + eps)
+""",
+    "radam": """\
+RAdam: Adam whose adaptive step is rectified: plain momentum SGD while the variance of v is
+unreliable (rho_t <= 5), then the Adam step scaled by the rectification term r_t.
+""",
+}
+
 def _sgd_velocity(state, group, t):
     buf = state.get("momentum_buffer")
     return None if buf is None else -group["lr"] * buf
@@ -87,53 +160,53 @@ def _adamax_velocity(state, group, t):
 
 
 register(
-    "sgd", "torch.optim:SGD", display="SGD", analogy="drunk walker",
+    "sgd", "torch.optim:SGD", doc=DOCS["sgd"], display="SGD", analogy="drunk walker",
     rule="x <- x - lr * g",
 )
 register(
-    "momentum", "torch.optim:SGD", defaults={"momentum": 0.9}, display="Momentum",
+    "momentum", "torch.optim:SGD", doc=DOCS["momentum"], defaults={"momentum": 0.9}, display="Momentum",
     analogy="downhill slope", rule="v <- mu v + g;  x <- x - lr * v", velocity=_sgd_velocity,
 )
 register(
-    "nesterov", "torch.optim:SGD", defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
+    "nesterov", "torch.optim:SGD", doc=DOCS["nesterov"], defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
     analogy="downhill slope, looking ahead", rule="v <- mu v + g;  x <- x - lr * (g + mu v)",
     velocity=_sgd_velocity,
 )
 register(
-    "adagrad", "torch.optim:Adagrad", display="AdaGrad", analogy="bad shoes",
+    "adagrad", "torch.optim:Adagrad", doc=DOCS["adagrad"], display="AdaGrad", analogy="bad shoes",
     rule="G <- G + g^2;  x <- x - lr * g / (sqrt(G) + eps)", step_size=_adagrad_step,
 )
 register(
-    "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
+    "adadelta", "torch.optim:Adadelta", doc=DOCS["adadelta"], display="Adadelta", analogy="bad shoes, short memory",
     rule="E[g^2] <- rho E[g^2] + (1-rho) g^2;  d = sqrt(E[dx^2]+eps)/sqrt(E[g^2]+eps) g;  x <- x - lr d",
     step_size=_adadelta_step,
 )
 register(
-    "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="slope and shoes, short memory",
+    "rmsprop", "torch.optim:RMSprop", doc=DOCS["rmsprop"], display="RMSProp", analogy="slope and shoes, short memory",
     rule="E[g^2] <- a E[g^2] + (1-a) g^2;  x <- x - lr * g / (sqrt(E[g^2]) + eps)",
     step_size=_rmsprop_step, velocity=_rmsprop_velocity,
 )
 register(
-    "adam", "torch.optim:Adam", display="Adam", analogy="downhill slope and bad shoes",
+    "adam", "torch.optim:Adam", doc=DOCS["adam"], display="Adam", analogy="downhill slope and bad shoes",
     rule="m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  x <- x - lr * m^ / (sqrt(v^) + eps)",
     step_size=_adam_step, velocity=_adam_velocity,
 )
 register(
-    "adamw", "torch.optim:AdamW", display="AdamW", analogy="Adam that sheds weight",
+    "adamw", "torch.optim:AdamW", doc=DOCS["adamw"], display="AdamW", analogy="Adam that sheds weight",
     rule="x <- x - lr * wd * x;  then the Adam step", step_size=_adam_step, velocity=_adam_velocity,
     lr_scale=lambda hp: not hp.get("weight_decay", 0.01),
 )
 register(
-    "adamax", "torch.optim:Adamax", display="Adamax", analogy="Adam whose shoes remember the worst sway",
+    "adamax", "torch.optim:Adamax", doc=DOCS["adamax"], display="Adamax", analogy="Adam whose shoes remember the worst sway",
     rule="m <- b1 m + (1-b1) g;  u <- max(b2 u, |g| + eps);  x <- x - lr/(1-b1^t) * m / u",
     step_size=_adamax_step, velocity=_adamax_velocity,
 )
 register(
-    "nadam", "torch.optim:NAdam", display="NAdam", analogy="Adam looking ahead",
+    "nadam", "torch.optim:NAdam", doc=DOCS["nadam"], display="NAdam", analogy="Adam looking ahead",
     rule="Adam with a Nesterov look-ahead on m", step_size=_adam_step, velocity=_adam_velocity,
 )
 register(
-    "radam", "torch.optim:RAdam", display="RAdam", analogy="Adam that warms up its shoes",
+    "radam", "torch.optim:RAdam", doc=DOCS["radam"], display="RAdam", analogy="Adam that warms up its shoes",
     rule="Adam whose adaptive step is rectified (SGD with momentum while v is unreliable)",
     step_size=_adam_step, velocity=_adam_velocity,
 )

@@ -99,7 +99,8 @@ def plot_result(result, ax=None, *, layout: str = "auto", theme="light", loss_pa
 
 def plot(surface, opt="all", *, steps: int | None = None, start=None, starts: int | None = None,
          lr: float | None = None, noise: float = 0.0, batch_size: int | None = None, seed: int = 0,
-         device="auto", dtype=None, record_every: int = 1, clip: float | None = None, xlim=None, ylim=None,
+         device="auto", dtype=None, record_every: int = 1, clip: float | None = None,
+         schedule: str | None = None, tune: bool = False, xlim=None, ylim=None,
          ax=None, layout: str = "auto", theme="light", loss_panel: bool = False, size=None, dpi=None,
          title: str | None = None, grad_field: bool = False, view: str = "2d", colorbar: bool = True,
          legend: bool = True, swarm: bool | None = None) -> Figure:
@@ -120,7 +121,7 @@ def plot(surface, opt="all", *, steps: int | None = None, start=None, starts: in
         S.check_dpi(dpi)
     result = run(surface, opt, steps=steps, start=start, starts=starts, lr=lr, noise=noise,
                  batch_size=batch_size, seed=seed, device=device, dtype=dtype, record_every=record_every,
-                 clip=clip, xlim=xlim, ylim=ylim)
+                 clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim)
     return plot_result(result, ax, layout=layout, theme=theme, loss_panel=loss_panel, size=size, dpi=dpi,
                        title=title, grad_field=grad_field, view=view, colorbar=colorbar, legend=legend,
                        swarm=swarm)

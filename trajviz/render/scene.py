@@ -243,14 +243,16 @@ def _region(ax):
 def build_scene(source, ax=None, *, layout: str = "auto", theme="light", loss_panel: bool = False,
                 size=None, dpi=None, title: str | None = None, xlim=None, ylim=None,
                 grad_field: bool = False, view: str = "2d", colorbar: bool = True, legend: bool = True,
-                swarm: bool | None = None) -> Scene:
+                swarm: bool | None = None, legend_extra=()) -> Scene:
     """Lay out the figure for a Result (or a bare Surface) and draw its static parts.
 
     See :func:`trajviz.render.plot.plot_result` for the options. With ``ax`` given,
     the overlay is drawn on it; a grid, a loss panel or a 3D view on a 2D axes
-    replace ``ax`` by panels that fill its place in the figure.
+    replace ``ax`` by panels that fill its place in the figure. ``legend_extra``:
+    more legend entries (artists with labels), after the methods' (an animation's
+    key to its arrows and boxes); in the grid layout they get a legend of their own
+    below the panels.
     """
-    from matplotlib.figure import Figure
 
     result = None if hasattr(source, "domain") else source
     surface = source if result is None else result.surface
@@ -271,7 +273,7 @@ def build_scene(source, ax=None, *, layout: str = "auto", theme="light", loss_pa
 
     own = ax is None
     if own:
-        fig = Figure(figsize=fig_size, dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
+        fig = S.figure_class()(figsize=fig_size, dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
                      layout="constrained")
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -346,6 +348,7 @@ def build_scene(source, ax=None, *, layout: str = "auto", theme="light", loss_pa
                   styles=S.trace_styles(traces), view=view, layout="grid" if grid else "overlay",
                   panel=panel, map_axes=map_axes, loss_ax=loss_ax, swarm=swarm)
     scene.artists["legend_parent"] = legend_parent
+    scene.artists["legend_extra"] = list(legend_extra)
     scene.artists["marks"] = _end_marks(scene)
 
     filled = None
@@ -563,6 +566,7 @@ def legend_handles(scene: Scene, with_markers: bool = True):
         handles.append(Line2D([], [], color=st.color, linestyle=st.linestyle, linewidth=2.4,
                               marker="o", markersize=6, markeredgecolor=th.marker_edge,
                               markeredgewidth=0.8, label=_wrapped_label(trace)))
+    handles += scene.artists.get("legend_extra", [])
     if with_markers:
         if scene.traces and not scene.swarm:
             handles.append(Line2D([], [], marker="o", linestyle="none", markersize=7,
@@ -600,6 +604,12 @@ def _wrapped_label(trace) -> str:
 def _draw_legend(scene: Scene, own: bool, info: str = ""):
     th, fonts = scene.theme, scene.fonts
     if scene.layout == "grid":
+        extra = scene.artists.get("legend_extra")
+        if extra:
+            key = scene.fig.legend(handles=extra, loc="outside lower center", ncols=len(extra),
+                                   fontsize=fonts.small, frameon=False, handlelength=1.6)
+            S.style_legend(key, th)
+            scene.artists["legend_key"] = key
         if scene.loss_ax is None:
             return None
         from matplotlib.lines import Line2D

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -31,7 +30,7 @@ def plot_sweep(result, ax=None, *, theme="light", size=None, dpi=None, title=Non
     th = S.get_theme(theme)
     if ax is None:
         w, h = S.figsize(size or (1000, 720), dpi)
-        fig = Figure(figsize=(w, h), dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
+        fig = S.figure_class()(figsize=(w, h), dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
                      layout="constrained")
         S.apply_figure(fig, th)
         ax = fig.add_subplot()
