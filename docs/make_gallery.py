@@ -23,12 +23,12 @@ OUT = Path(__file__).resolve().parent / "gallery"
 
 def plots():
     for name in trajviz.surfaces.names():
-        fig = trajviz.plot(name, opt="all", size=(1280, 720))
+        fig = trajviz.plot(name, opt="all", size=(960, 540))
         save_figure(fig, OUT / "surfaces" / f"{name}.png")
     save_figure(trajviz.plot("rosenbrock", opt="all", loss_panel=True), OUT / "rosenbrock.png")
     save_figure(trajviz.plot("quadratic:kappa=10,angle=20", opt="all", layout="grid", theme="dark"),
                 OUT / "quadratic-grid-dark.png")
-    save_figure(trajviz.plot("himmelblau", opt=["adam", "momentum"], starts=1000, steps=200),
+    save_figure(trajviz.plot("himmelblau", opt=["adam", "momentum"], starts=1000, steps=200, size=(960, 540)),
                 OUT / "himmelblau-swarm.png")
     save_figure(trajviz.plot("rosenbrock", opt="all", steps=300, tune=True), OUT / "rosenbrock-tuned.png")
     from trajviz.sweep import sweep
@@ -37,18 +37,20 @@ def plots():
 
 
 def animations():
-    trajviz.animate("rosenbrock", opt="all", path=OUT / "rosenbrock.gif", size=(800, 450))
+    trajviz.animate("rosenbrock", opt="all", path=OUT / "rosenbrock.gif")  # the default command
     trajviz.animate("beale", opt="all", path=OUT / "beale.gif", size=(800, 450))
     trajviz.animate("quadratic:kappa=10,angle=20", opt="all", path=OUT / "quadratic.gif", size=(800, 450))
     trajviz.animate("regression", opt=["sgd", "momentum", "adam"], batch_size=16, steps=200,
                     path=OUT / "regression-minibatch.gif", size=(800, 450))
+    trajviz.animate("quadratic", opt=["sgd", "momentum", "adagrad", "adam"], layout="grid", theme="dark",
+                    path=OUT / "quadratic-grid-dark.gif", size=(960, 540))
 
 
 def clips():
     from trajviz.render.explain import explain
 
     for method in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
-        explain(method, path=OUT / "explain" / f"{method}.gif", size=(800, 450))
+        explain(method, path=OUT / "explain" / f"{method}.gif", size=(960, 540))
 
 
 PARTS = {"plots": plots, "animations": animations, "clips": clips}

@@ -263,3 +263,49 @@ def test_explain_bad_input(args, message, tmp_path, monkeypatch):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert os.listdir(tmp_path) == []
+
+
+def test_animate_command_writes_the_default_gif(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("animate", "quadratic", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--size", "320x240",
+               "--frames", "12", "--fps", "10")
+    assert r.exit_code == 0, r.stderr
+    from PIL import Image
+
+    im = Image.open(tmp_path / "quadratic.gif")
+    assert im.size == (320, 240) and im.info["loop"] == 0
+    assert 2 <= im.n_frames <= 12
+    assert os.listdir(tmp_path) == ["quadratic.gif"]
+
+
+@pytest.mark.parametrize("args,message,code", [
+    (["--fps", "0"], "fps", 2),
+    (["--frames", "0"], "frames", 2),
+    (["--duration", "-1"], "duration", 2),
+    (["-o", "anim.avi"], "use one of .gif", 2),
+    (["-o", "no/such/dir/a.gif"], "does not exist", 1),
+    (["--size", "12"], "bad size", 2),
+])
+def test_animate_bad_input(args, message, code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("animate", "quadratic", "--steps", "3", *args)
+    assert r.exit_code == code, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_animate_mp4_without_the_extra_names_it(tmp_path, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ffmpeg(name, *a, **k):
+        if name == "imageio_ffmpeg":
+            raise ImportError("no imageio_ffmpeg")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ffmpeg)
+    r = invoke("animate", "quadratic", "--steps", "3", "-o", str(tmp_path / "a.mp4"))
+    assert r.exit_code == 2 and "trajviz-optim[mp4]" in r.stderr
+    assert os.listdir(tmp_path) == []

@@ -313,6 +313,39 @@ def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw)
     click.echo(f"wrote {path}", err=True)
 
 
+@cli.command("animate")
+@run_options
+@plot_options
+@click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second.")
+@click.option("--duration", type=float, default=None, help="Seconds of animation (frame budget = fps x duration; default 6 s).")
+@click.option("--frames", type=int, default=None, help="Frame budget (long runs are subsampled to it).")
+@click.option("--hold", type=float, default=1.5, show_default=True, help="Seconds the last frame stays up.")
+@click.option("--no-story", "story", is_flag=True, flag_value=False, default=True,
+              help="Leave out the velocity arrows, step boxes and gradient arrows.")
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Animation file: .gif, .webp, .png (APNG), .mp4 or .html (default: SURFACE.gif).")
+def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
+    """Animate the optimizers racing on the surface, with the analogies drawn.
+
+    Arrows are velocities (the downhill slope), boxes the per-axis step (the bad
+    shoes), hollow arrows the raw slope (the drunk walker's next stagger).
+
+    \b
+    Example:
+        trajviz animate rosenbrock --opt all
+    """
+    run_kw, plot_kw = _split(kwargs)
+    path = Path(output or _default_name(run_kw["surface"], ".gif"))
+    from .render.animate import animate_result, check_options
+
+    check_options(fps=fps, duration=duration, frames=frames, hold=hold, path=path, **plot_kw)
+    result = _run(**run_kw)
+    anim = animate_result(result, path, fps=fps, duration=duration, frames=frames, hold=hold, story=story,
+                          xlim=run_kw["xlim"], ylim=run_kw["ylim"], progress=sys.stderr.isatty(), **plot_kw)
+    size = path.stat().st_size
+    click.echo(f"wrote {path} ({anim.frames} frames, {size / 1024:.0f} KiB)", err=True)
+
+
 @cli.command("explain")
 @click.argument("method")
 @click.option("--surface", default=None, help="Surface to take the update on (default: one that shows the method best).")

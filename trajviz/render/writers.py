@@ -39,6 +39,7 @@ from ..errors import TrajvizError
 FORMATS = (".gif", ".webp", ".png", ".mp4", ".html")
 TRANSPARENT = 255  # palette index reserved for "unchanged since the previous frame"
 MAX_FPS = 50.0     # GIF delays are in 1/100 s and browsers slow anything below 2/100 s
+EXACT_RADIUS = 12  # sampled palette entries this close (RGB levels) to an exact colour are dropped
 MP4_EXTRA = 'pip install "trajviz-optim[mp4]"  (imageio-ffmpeg)'
 
 
@@ -88,6 +89,13 @@ def build_palette(sample: np.ndarray, exact_colors=(), size: int = 255) -> np.nd
     img = Image.fromarray(np.ascontiguousarray(sample[..., :3]))
     quant = img.quantize(colors=rest, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     pal = np.array(quant.getpalette()[: 3 * rest], dtype=np.uint8).reshape(-1, 3)
+    if exact:
+        # Pillow maps colours to a fixed palette through a cache of 4x4x4-level cells: a sampled
+        # entry within a few levels of an exact colour can win that colour's cell (white came out
+        # 251 grey, Adam's orange another orange). Dropping such near twins keeps exact colours exact.
+        ex = np.array(exact, dtype=np.int64)
+        d2 = ((pal[:, None, :].astype(np.int64) - ex[None]) ** 2).sum(-1).min(axis=1)
+        pal = pal[d2 > EXACT_RADIUS**2]
     out = np.zeros((size, 3), dtype=np.uint8)
     if exact:
         out[: len(exact)] = np.array(exact, dtype=np.uint8)
@@ -95,6 +103,28 @@ def build_palette(sample: np.ndarray, exact_colors=(), size: int = 255) -> np.nd
     if len(exact) + len(pal) < size:  # fewer colours in the sample than slots: repeat the first
         out[len(exact) + len(pal):] = out[0]
     return out
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    """A C-contiguous RGB copy (or view) of an RGB or RGBA frame."""
+    if frame.shape[2] == 3:
+        return np.ascontiguousarray(frame)
+    # Pillow drops the alpha channel about twice as fast as a strided numpy copy
+    return np.asarray(Image.fromarray(np.ascontiguousarray(frame), "RGBA").convert("RGB"))
+
+
+def _with_alpha(frame: np.ndarray) -> np.ndarray:
+    return np.concatenate([frame, np.full(frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
+
+
+def _frame_diff_box(a: np.ndarray, b: np.ndarray):
+    """The (r0, r1, c0, c1) box of pixels whose colour differs between two frames, or None."""
+    if a.shape[2] == 4 and a.flags.c_contiguous and b.flags.c_contiguous:
+        # RGBA as one uint32 per pixel: one comparison instead of four (a change of alpha
+        # alone only costs a needless re-quantization of that box)
+        return _changed_bbox(a.view(np.uint32)[..., 0], b.view(np.uint32)[..., 0])
+    diff = (a[..., :3] != b[..., :3]).any(axis=2)
+    return _changed_bbox(diff, np.zeros_like(diff))
 
 
 class Quantizer:
@@ -250,28 +280,53 @@ class AnimationWriter:
                     obj.close()
 
     def append(self, frame: np.ndarray) -> None:
+        """Add one frame: (H, W, 3) RGB or (H, W, 4) RGBA uint8 (alpha is ignored).
+
+        The frame is copied (or encoded) before this returns, so the caller may
+        reuse its buffer, e.g. pass ``np.asarray(canvas.buffer_rgba())`` directly.
+        """
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
             raise TrajvizError("a frame is an (H, W, 3) uint8 array")
-        frame = frame[..., :3]
         if self.size is None:
             self.size = (frame.shape[1], frame.shape[0])
-            self._start(frame)
+            self._start(frame[..., :3])
         elif (frame.shape[1], frame.shape[0]) != self.size:
             raise TrajvizError(f"frame size {frame.shape[1]}x{frame.shape[0]} differs from {self.size}")
         self.frames += 1
         if self.ext in (".gif", ".html"):
-            q = self._quant(frame)
-            if self._pending is not None and np.array_equal(self._pending[0], q):
-                self._pending[1] += 1
-                return
-            self._flush_pending(last=False)
-            self._pending = [q, 1]
+            self._append_indexed(frame)
         elif self.ext == ".mp4":
-            self._ff.send(np.ascontiguousarray(frame))
-            self._last = frame
+            self._last = np.ascontiguousarray(frame[..., :3])
+            self._ff.send(self._last)
         else:
-            self._stage.write(np.ascontiguousarray(frame).tobytes())
+            self._stage.write(np.ascontiguousarray(frame[..., :3]).tobytes())
+
+    def _append_indexed(self, frame: np.ndarray) -> None:
+        # Only the pixels that changed since the previous frame are quantized: an animation
+        # redraws a small part of a large picture, and quantizing (or even copying) whole
+        # frames would cost more than drawing them.
+        if self._pending is None:
+            self._frame = np.array(frame)  # our own copy: the caller may reuse its buffer
+            self._pending = [self._quant(_rgb(frame)), 1]
+            return
+        if self._frame.shape != frame.shape:  # RGBA after RGB or the reverse
+            self._frame = np.array(_rgb(self._frame)) if frame.shape[2] == 3 else _with_alpha(self._frame)
+        box = _frame_diff_box(self._frame, frame)
+        if box is None:
+            self._pending[1] += 1
+            return
+        r0, r1, c0, c1 = box
+        self._frame[r0:r1, c0:c1] = frame[r0:r1, c0:c1]
+        crop = self._quant(_rgb(frame[r0:r1, c0:c1]))
+        last = self._pending[0]
+        if np.array_equal(last[r0:r1, c0:c1], crop):  # other colours, same palette indices
+            self._pending[1] += 1
+            return
+        q = last.copy()
+        q[r0:r1, c0:c1] = crop
+        self._flush_pending(last=False)
+        self._pending = [q, 1]
 
     # -- per format ---------------------------------------------------------------
     def _start(self, first: np.ndarray) -> None:
