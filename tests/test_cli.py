@@ -309,3 +309,23 @@ def test_animate_mp4_without_the_extra_names_it(tmp_path, monkeypatch):
     r = invoke("animate", "quadratic", "--steps", "3", "-o", str(tmp_path / "a.mp4"))
     assert r.exit_code == 2 and "trajviz-optim[mp4]" in r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_sigterm_during_a_render_leaves_no_file(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "race.gif"
+    proc = subprocess.Popen([sys.executable, "-m", "trajviz", "animate", "rosenbrock", "--steps", "1000",
+                             "--frames", "400", "--size", "640x360", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    seen = False
+    while time.time() < deadline and not seen:
+        seen = any(p.name.startswith(".race.gif") for p in tmp_path.iterdir())
+        time.sleep(0.05)  # until the writer has opened its temporary file
+    assert seen, "the render never started writing"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert list(tmp_path.iterdir()) == []

@@ -318,3 +318,52 @@ def test_learning_rate_precedence():
     assert r["adam:lr=0.3"].hyperparameters["lr"] == 0.3
     curated = trajviz.run("rosenbrock", "adam", steps=1)["adam"].hyperparameters["lr"]
     assert curated == trajviz.surfaces.get("rosenbrock").lrs["adam"]
+
+
+@pytest.mark.parametrize("spec,match", [
+    ("adam:betas=0.9/0.99/0.5", "too many values"),
+    ("adam:capturable=true", "capturable"),
+    ("torch.optim:SparseAdam", "dense gradients"),
+    ("torch.optim:LBFGS:history_size=0", "bad hyperparameters"),
+])
+def test_values_torch_only_checks_when_stepping_are_caught_before_the_run(spec, match):
+    with pytest.raises(TrajvizError, match=match):
+        O.get(spec)
+
+
+def test_users_own_module_by_import_path(tmp_path, monkeypatch):
+    (tmp_path / "myopt.py").write_text(
+        "import torch\n"
+        "class HalfSGD(torch.optim.SGD):\n"
+        "    def __init__(self, params, lr=0.01):\n"
+        "        super().__init__(params, lr=lr / 2)\n")
+    monkeypatch.chdir(tmp_path)
+    r = trajviz.run("quadratic", ["myopt:HalfSGD:lr=0.2", "sgd:lr=0.1"], steps=5)
+    a, b = r.traces.values()
+    assert a.spec.batchable is False  # an unknown class runs per start
+    np.testing.assert_allclose(a.path, b.path, rtol=1e-15)
+
+
+def test_closure_optimizers_refuse_noise_they_would_ignore():
+    with pytest.raises(TrajvizError, match="closure"):
+        trajviz.run("rosenbrock", "torch.optim:LBFGS", steps=3, noise=1.0)
+
+
+def test_memory_is_checked_before_the_run():
+    with pytest.raises(TrajvizError, match="GiB.*record-every"):
+        trajviz.run("rosenbrock", "sgd", starts=5_000_000, steps=200)
+
+
+def test_limits_move_a_start_outside_the_new_domain():
+    r = trajviz.run("rosenbrock", "sgd", steps=2, xlim=(0, 2), ylim=(0, 2))
+    (x0, x1), (y0, y1) = r.surface.domain
+    assert x0 <= r.starts[0, 0] <= x1 and y0 <= r.starts[0, 1] <= y1
+    assert trajviz.run("rosenbrock", "sgd", steps=2, xlim=(-2, 0)).starts[0].tolist() == [-1.5, 2.5]
+
+
+def test_stayed_inside_and_diagnostics_flag():
+    r = trajviz.run("saddle", ["sgd", "adam"], steps=150, diagnostics=False)
+    sgd = r["sgd"]
+    assert sgd.grad is None and sgd.velocity is None and sgd.path.shape == (151, 1, 2)
+    assert not sgd.stayed_inside[0]  # it escapes along y
+    assert trajviz.run("quadratic", "adam", steps=20)["adam"].stayed_inside.all()

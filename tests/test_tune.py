@@ -133,3 +133,21 @@ def test_sweep_exports(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / "map.png").format == "PNG"
+
+
+def test_tuned_run_is_not_named_by_the_rate_it_replaced():
+    r = trajviz.run("quadratic", ["sgd:lr=0.001", "momentum:lr=0.5,momentum=0.8"], steps=30, tune=True)
+    assert list(r.traces) == ["sgd", "momentum:momentum=0.8"]
+    assert r["momentum:momentum=0.8"].hyperparameters["momentum"] == 0.8
+
+
+@pytest.mark.parametrize("spec", ["cosine:T_max=0", "step:step_size=0", "warmup:total_iters=-3",
+                                  "cosine:T_max=-1"])
+def test_schedules_that_would_divide_by_zero_are_refused(spec):
+    with pytest.raises(TrajvizError, match="whole number >= 1"):
+        parse_schedule(spec, 100)
+
+
+def test_sweep_checks_every_value():
+    with pytest.raises(TrajvizError, match="learning rate|Invalid"):
+        sweep("quadratic", "momentum", ["lr=0.1,-0.1,0.2"], steps=5)

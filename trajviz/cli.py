@@ -25,6 +25,7 @@ class TrajvizGroup(click.Group):
     """A group whose errors are one line on stderr, never a traceback."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _exit_cleanly_on_sigterm()
         try:
             rv = super().main(args=args, prog_name=prog_name or "trajviz", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -48,6 +49,23 @@ class TrajvizGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _exit_cleanly_on_sigterm():
+    """Turn SIGTERM into SystemExit, so half-written temporary files are removed as on Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):  # not allowed here (embedded interpreters)
+        pass
+
+
 def _pair(what):
     def convert(ctx, param, value):
         if value is None:
@@ -59,6 +77,10 @@ def _pair(what):
             raise TrajvizError(f"bad {what} '{value}': need A < B")
         return lo, hi
     return convert
+
+
+def _point(ctx, param, value):
+    return None if value is None else parse_pair(value, "start")
 
 
 def run_options(f):
@@ -101,12 +123,13 @@ def run_options(f):
 
 
 def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, device, dtype, record_every,
-         clip, schedule, tune, xlim, ylim):
+         clip, schedule, tune, xlim, ylim, diagnostics=False):
     from .engine import run
 
     result = run(surface, list(opts) or "all", steps=steps, start=start or None, starts=starts, lr=lr,
                  noise=noise, batch_size=batch_size, seed=seed, device=device, dtype=dtype,
-                 record_every=record_every, clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim)
+                 record_every=record_every, clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim,
+                 diagnostics=diagnostics)
     if tune:
         from .tune import tuned_table
 
@@ -339,7 +362,7 @@ def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
     from .render.animate import animate_result, check_options
 
     check_options(fps=fps, duration=duration, frames=frames, hold=hold, path=path, **plot_kw)
-    result = _run(**run_kw)
+    result = _run(**run_kw, diagnostics=story)
     anim = animate_result(result, path, fps=fps, duration=duration, frames=frames, hold=hold, story=story,
                           xlim=run_kw["xlim"], ylim=run_kw["ylim"], progress=sys.stderr.isatty(), **plot_kw)
     size = path.stat().st_size
@@ -350,7 +373,7 @@ def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
 @click.argument("method")
 @click.option("--surface", default=None, help="Surface to take the update on (default: one that shows the method best).")
 @click.option("--update", type=int, default=None, help="Which update to take apart (1-based; default per method).")
-@click.option("--start", default=None, metavar="X,Y", callback=_pair("start"), help="Start point of the run.")
+@click.option("--start", default=None, metavar="X,Y", callback=_point, help="Start point of the run.")
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
               help="Colours for light or dark slides.")
 @click.option("--size", default=None, metavar="WxH", help="Clip size in pixels (default 1280x720).")

@@ -34,6 +34,11 @@ ESCAPE_WIDTHS = 5.0
 # Device buffer budget for recorded steps (bytes); bounds the chunk length.
 CHUNK_BYTES = 32 * 2**20
 MAX_STARTS = 10_000_000
+MAX_STEPS = 100_000_000
+MAX_SEED = 2**63 - 1
+# Recorded arrays larger than this are refused with a hint, rather than failing half-way.
+MEMORY_BUDGET = 8 * 2**30
+DIAGNOSTICS = ("grad", "velocity", "step_size")
 ALL_KEYS = ("path", "loss", "grad", "velocity", "step_size")
 
 
@@ -94,9 +99,13 @@ class Setup:
         self.surface = _surfaces.get(surface, xlim=xlim, ylim=ylim)
         surf = self.surface
         self.steps = _check_int(steps if steps is not None else surf.steps, "steps")
+        if self.steps > MAX_STEPS:
+            raise TrajvizError(f"bad steps: {self.steps} (at most {MAX_STEPS:,})")
         self.record_every = _check_int(record_every, "record_every")
         self.noise = _check_float(noise, "noise")
         self.seed = _check_int(seed, "seed", low=0)
+        if self.seed > MAX_SEED:
+            raise TrajvizError(f"bad seed: {self.seed} (at most 2**63 - 1)")
         self.clip = None
         if clip is not None:
             self.clip = _check_float(clip, "clip")
@@ -133,7 +142,7 @@ class Setup:
 def run(surface, opt="all", *, steps: int | None = None, start=None, starts: int | None = None,
         lr: float | None = None, noise: float = 0.0, batch_size: int | None = None, seed: int = 0,
         device="auto", dtype=None, record_every: int = 1, clip: float | None = None,
-        schedule: str | None = None, tune: bool = False,
+        schedule: str | None = None, tune: bool = False, diagnostics: bool = True,
         xlim: Sequence[float] | None = None, ylim: Sequence[float] | None = None) -> Result:
     """Run optimizers on a surface from one or many starts; return a :class:`Result`.
 
@@ -155,6 +164,8 @@ def run(surface, opt="all", *, steps: int | None = None, start=None, starts: int
             ``warmup``, with parameters by name (``"step:step_size=100,gamma=0.5"``).
         tune: search each optimizer's learning rate first (see :mod:`trajviz.tune`)
             and run each with its best rate.
+        diagnostics: also record the gradient, velocity and per-axis step that the
+            animations draw (``False`` keeps only path and loss: less memory).
 
     >>> import trajviz
     >>> r = trajviz.run("rosenbrock", "all", steps=100)
@@ -169,15 +180,33 @@ def run(surface, opt="all", *, steps: int | None = None, start=None, starts: int
     if tune:
         from .tune import tune_specs
 
+        for spec in specs:  # the candidates are rows of one job each
+            check_memory(setup, spec, ("loss",), n_rows=len(setup.x0) * 64, n_records=2)
         specs, tuned = tune_specs(setup, specs)
+    keys = ALL_KEYS if diagnostics else ("path", "loss")
+    for spec in specs:
+        check_memory(setup, spec, keys)
     traces = {}
     for spec in specs:
-        trace = run_job(setup, spec)
+        trace = run_job(setup, spec, keys=keys)
         if spec.label in tuned:
             trace.tuned = tuned[spec.label]
         traces[spec.label] = trace
     settings = setup.settings(lr=lr, tuned={k: v.lr for k, v in tuned.items()} or None)
     return Result(surface=setup.surface, traces=traces, starts=setup.x0, settings=settings)
+
+
+def check_memory(setup, spec, keys=ALL_KEYS, n_rows: int | None = None, n_records: int | None = None) -> None:
+    """Refuse, with a hint, a run whose recorded arrays would not fit the memory budget."""
+    rows = n_rows if n_rows is not None else len(setup.x0)
+    records = n_records if n_records is not None else len(setup.record_steps)
+    floats = sum({"path": 2, "loss": 1, "grad": 2, "velocity": 2, "step_size": 2}[k] for k in keys)
+    width = 4 if str(setup.dtype).endswith("float32") else 8
+    need = rows * records * floats * width
+    if need > MEMORY_BUDGET:
+        raise TrajvizError(
+            f"{spec.label}: recording {records:,} steps of {rows:,} paths needs {need / 2**30:.1f} GiB "
+            f"(at most {MEMORY_BUDGET / 2**30:.0f} GiB): use --record-every, fewer --starts or fewer --steps")
 
 
 def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL_KEYS,
@@ -248,6 +277,10 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
     # alive is monotone, so counting the alive steps gives the first bad step
     alive = torch.ones(n, dtype=torch.bool, device=dev)
     alive_steps = torch.zeros(n, dtype=torch.long, device=dev)
+    # whether each path stayed inside the plotting domain itself (tuning penalises leaving it)
+    dom_center = torch.tensor([(xa + xb) / 2, (ya + yb) / 2], dtype=dt, device=dev)
+    dom_half = torch.tensor([(xb - xa) / 2, (yb - ya) / 2], dtype=dt, device=dev)
+    inside = torch.ones(n, dtype=torch.bool, device=dev)
     n_data = len(surf.data) if batch_size else 0
     single = len(params) == 1
 
@@ -270,6 +303,9 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
         return closure
 
     needs_closure = _needs_closure(spec)
+    if needs_closure and (noise or clip is not None or batch_size):
+        raise TrajvizError(f"{spec.label} re-evaluates the function inside its step (a closure), so "
+                           "--noise, --clip and --batch-size would not reach it: run it without them")
 
     # host arrays for what is recorded; device buffers for one chunk
     np_dt = np.float32 if dt == torch.float32 else np.float64
@@ -333,6 +369,7 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
             ok = ((x - center).abs() <= half).all(-1) & torch.isfinite(loss)
             alive &= ok
             alive_steps += alive
+            inside &= ((x - dom_center).abs() <= dom_half).all(-1)
             g = torch.cat([p.grad for p in params]) if not single else params[0].grad
             if noise or clip is not None:
                 if noise:
@@ -372,11 +409,15 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
                 prev = x.detach().clone()
         # Diverged rows are left to run on: the update is elementwise (or per start),
         # so their NaNs cannot reach the other rows; the host masks them below.
-        for o, ps in owners:
-            if needs_closure:
-                o.step(make_closure(o, ps))
-            else:
-                o.step()
+        try:
+            for o, ps in owners:
+                if needs_closure:
+                    o.step(make_closure(o, ps))
+                else:
+                    o.step()
+        except (RuntimeError, ValueError, AssertionError, IndexError, TypeError) as exc:
+            raise TrajvizError(f"{spec.label} failed at step {t + 1}: {type(exc).__name__}: {exc}"
+                               .replace("\n", " ")) from None
         if scaled:
             with torch.no_grad():
                 moved = prev + lr_scale * (stacked() - prev)
@@ -389,6 +430,7 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
     flush()
 
     counted = alive_steps.cpu().numpy().astype(np.int64)
+    stayed_inside = inside.cpu().numpy()
     diverged_at = np.where(counted > steps, -1, counted)
     steps_arr = np.asarray(record_steps, dtype=np.int64)
     if written < t_rec:  # stopped early: every path diverged
@@ -399,7 +441,8 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
     for k in wanted:
         host[k][dead] = np.nan
     # back to variant-major row order
-    if not np.array_equal(rows, np.arange(n)):
+    reordered = not np.array_equal(rows, np.arange(n))
+    if reordered:
         inverse = np.empty(n, dtype=np.int64)
         inverse[rows] = np.arange(n)
         for k in wanted:
@@ -413,6 +456,7 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
         steps=steps_arr, path=host.get("path"), loss=host.get("loss"), grad=host.get("grad"),
         velocity=host.get("velocity"), step_size=host.get("step_size"), diverged_at=diverged_at,
         lr=lr_host[:, 0] if n_var == 1 else lr_host, schedule=schedule.label if schedule else None,
+        stayed_inside=stayed_inside[inverse] if reordered else stayed_inside,
     )
 
 

@@ -37,6 +37,7 @@ class Trace:
             box around the domain; -1 if it did not.
         lr: (T,) the learning rate in force at each recorded step (schedules change it).
         schedule: the schedule's label, or None. tuned: the tuning record, or None.
+        stayed_inside: (N,) whether each path stayed inside the plotting domain.
     """
 
     label: str
@@ -52,6 +53,7 @@ class Trace:
     lr: np.ndarray | None = None
     schedule: str | None = None
     tuned: Any = None
+    stayed_inside: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -173,7 +175,7 @@ class Result:
     def to_npz(self, file) -> None:
         """Arrays stacked over optimizers: path (K, T, N, 2), loss (K, T, N), diverged_at (K, N)."""
         traces = list(self)
-        np.savez_compressed(
+        np.savez(
             file,
             optimizers=np.array([t.label for t in traces]),
             steps=traces[0].steps,

@@ -79,8 +79,18 @@ def parse_schedule(spec, steps: int) -> Schedule | None:
     for k, v in given.items():
         if isinstance(v, (tuple, bool)) or v is None:
             raise TrajvizError(f"bad value for '{k}' in schedule {name}: {v}")
+    for k in ("T_max", "step_size", "total_iters"):
+        v = sched.kwargs.get(k)
+        if v is not None and (isinstance(v, float) and not v.is_integer() or v < 1):
+            raise TrajvizError(f"bad value for '{k}' in schedule {name}: {v} (must be a whole number >= 1)")
     import torch
 
     probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    sched.make(probe)
+    scheduler = sched.make(probe)
+    try:  # a few steps find what the constructor lets through (a division by zero, say)
+        for _ in range(3):
+            probe.step()
+            scheduler.step()
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError) as exc:
+        raise TrajvizError(f"bad schedule {sched.label}: {type(exc).__name__}: {exc}") from None
     return sched

@@ -17,18 +17,18 @@ _NAME = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")
 def split_spec(text: str) -> tuple[str, str]:
     """Split ``"adam:lr=0.1"`` into ``("adam", "lr=0.1")``.
 
-    An import path ``pkg.mod:Class:lr=0.1`` keeps its first colon in the name.
+    An import path ``pkg.mod:Class:lr=0.1`` (or ``mymodule:Class``) keeps its first colon in the name.
     """
     text = text.strip()
     if not text:
         raise TrajvizError("empty name")
     head, sep, rest = text.partition(":")
-    if "." in head and sep:
-        # pkg.module:ClassName[:k=v,...]
+    if sep:
+        # pkg.module:Name or module:ClassName[:k=v,...]: a dotted module, or a CapWords class
         cls, sep2, rest2 = rest.partition(":")
-        if "=" in cls:
-            return head, rest
-        return f"{head}:{cls}", rest2
+        cls = cls.strip()
+        if cls and "=" not in cls and ("." in head or cls[:1].isupper()):
+            return f"{head}:{cls}", rest2
     return head, rest
 
 

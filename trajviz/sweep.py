@@ -157,7 +157,7 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
     grid = list(itertools.product(*(a.values for a in axes)))
     variants = [{a.key: float(v) for a, v in zip(axes, cell)} for cell in grid]
     for a in axes:  # values the optimizer would refuse, found before the long run
-        for v in (a.values[0], a.values[-1]):
+        for v in a.values:
             spec.with_kwargs(**{a.key: float(v)}).check()
     if metric == "steps":
         if tol is None:

@@ -17,7 +17,7 @@ The search is deterministic for a given seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,10 +45,8 @@ def lr_grid(lo: float, hi: float, n: int) -> np.ndarray:
 def scores(setup, trace, n_var: int) -> np.ndarray:
     """(V,) mean final loss per variant; inf where a path diverged or left the domain at any step."""
     n = len(setup.x0)
-    path = trace.path.reshape(len(trace.steps), n_var, n, 2)
     loss = trace.loss[-1].reshape(n_var, n)
-    (x0, x1), (y0, y1) = setup.surface.domain
-    inside = ((path[..., 0] >= x0) & (path[..., 0] <= x1) & (path[..., 1] >= y0) & (path[..., 1] <= y1)).all(0)
+    inside = trace.stayed_inside.reshape(n_var, n)
     ok = (trace.diverged_at.reshape(n_var, n) < 0) & inside & np.isfinite(loss)
     out = np.where(ok, loss, np.inf).mean(axis=1)
     return np.where(np.isfinite(out), out, np.inf)
@@ -57,9 +55,10 @@ def scores(setup, trace, n_var: int) -> np.ndarray:
 def _evaluate(setup, spec, rates):
     from .engine import run_job
 
-    # every step's position is kept: a rate whose path leaves the domain is penalised
-    trace = run_job(setup, spec, variants=[{"lr": float(r)} for r in rates], keys=("path", "loss"),
-                    record_steps=range(setup.steps + 1))
+    # the engine tracks on the device whether each path stayed inside the domain,
+    # so only the start and the end are recorded
+    trace = run_job(setup, spec, variants=[{"lr": float(r)} for r in rates], keys=("loss",),
+                    record_steps=[0, setup.steps])
     return scores(setup, trace, len(rates)), trace
 
 
@@ -100,9 +99,20 @@ def tune_specs(setup, specs):
             out.append(spec)
             continue
         t = tune_lr(setup, spec)
-        tuned[spec.label] = t
-        out.append(spec.with_kwargs(lr=t.lr) if t.lr is not None else spec)
+        label = _without_lr(spec.label) if t.lr is not None else spec.label
+        t.label = label
+        tuned[label] = t
+        out.append(replace(spec.with_kwargs(lr=t.lr), label=label) if t.lr is not None else spec)
     return out, tuned
+
+
+def _without_lr(label: str) -> str:
+    """``"sgd:lr=0.001,momentum=0.5"`` -> ``"sgd:momentum=0.5"``: a tuned run is not named by the rate it replaced."""
+    head, sep, rest = label.partition(":")
+    if not sep or "=" not in rest:
+        return label
+    kept = [item for item in rest.split(",") if item.split("=")[0].strip() != "lr"]
+    return head + (":" + ",".join(kept) if kept else "")
 
 
 def tuned_table(tuned: dict) -> str:

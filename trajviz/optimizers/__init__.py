@@ -113,7 +113,22 @@ class OptimizerSpec:
                 raise TrajvizError(f"bad learning rate for {self.name}: {lr} (must be a number > 0)")
         import torch
 
-        self.make([torch.zeros(1, 2, requires_grad=True)])
+        # torch checks some values only when it steps (betas of the wrong length, capturable on
+        # the CPU, ...): one probe step on a dummy parameter finds them before a long run
+        p = torch.ones(1, 2, requires_grad=True)
+        opt = self.make([p])
+
+        def closure():
+            opt.zero_grad()
+            value = (p * p).sum()
+            value.backward()
+            return value
+
+        try:
+            opt.step(closure)
+        except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, said in one line
+            raise TrajvizError(f"bad hyperparameters for {self.label or self.name}: "
+                               f"{type(exc).__name__}: {exc}".replace("\n", " ")) from None
         return self
 
 
@@ -157,13 +172,24 @@ def get_entry(name: str) -> OptimizerSpec:
 
 
 def _import_class(path: str):
+    import os
+    import sys
+
     module, _, attr = path.partition(":")
     if not attr:
         module, _, attr = path.rpartition(".")
+    # the user's own module in the current folder (the console script does not put it on sys.path)
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
     try:
         obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
         raise TrajvizError(f"cannot import optimizer '{path}': {exc}") from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
     import torch
 
     if not (inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer)):

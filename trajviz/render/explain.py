@@ -57,6 +57,8 @@ class _Recipe:
     build: Callable[..., list]     # (ctx) -> the stages; fills ctx.numbers
 
 
+MAX_UPDATE = 10_000   # the lesson replays every update before the explained one
+MAX_PACE = 10.0
 TILTED = "quadratic:kappa=10,angle=30"
 ALIGNED = "quadratic:kappa=10"
 ALIGNED_START = (-2.6, 0.6)   # the y slope about twice the x slope: both rows of squares readable
@@ -597,8 +599,8 @@ def lesson(method: str, *, surface=None, update: int | None = None, start=None) 
         raise TrajvizError(f"explain draws the textbook {spec.title} update; it cannot show '{extra[0]}' "
                            f"(keys it can show: {', '.join(recipe.keys)})")
     t = recipe.update if update is None else update
-    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
-        raise TrajvizError(f"bad update {update!r}: a whole number >= 1")
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= MAX_UPDATE:
+        raise TrajvizError(f"bad update {update!r}: a whole number from 1 to {MAX_UPDATE:,}")
     t = int(t)
     if name in ("momentum", "nesterov") and t < 2:
         raise TrajvizError(f"{spec.title} has no velocity before its first update: choose update >= 2")
@@ -1311,8 +1313,8 @@ def explain(method: str, path=None, *, surface=None, update: int | None = None, 
         hold = float(hold)
     except (TypeError, ValueError):
         raise TrajvizError(f"bad pace {pace!r} or hold {hold!r}: numbers >= 0") from None
-    if not (math.isfinite(pace) and math.isfinite(hold)) or pace < 0 or hold < 0:
-        raise TrajvizError(f"bad pace {pace} or hold {hold}: numbers >= 0")
+    if not (math.isfinite(pace) and math.isfinite(hold)) or not 0 <= pace <= MAX_PACE or not 0 <= hold <= 60:
+        raise TrajvizError(f"bad pace {pace} or hold {hold}: pace from 0 to {MAX_PACE:g}, hold from 0 to 60 s")
     if path is not None:
         path = check_animation_path(path)
     les = lesson(method, surface=surface, update=update, start=start)

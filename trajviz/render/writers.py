@@ -38,7 +38,9 @@ from ..errors import TrajvizError
 
 FORMATS = (".gif", ".webp", ".png", ".mp4", ".html")
 TRANSPARENT = 255  # palette index reserved for "unchanged since the previous frame"
-MAX_FPS = 50.0     # GIF delays are in 1/100 s and browsers slow anything below 2/100 s
+MAX_FPS = 50.0
+MIN_FPS = 0.1
+MAX_DELAY_CS = 65535  # a GIF frame's delay is a 16-bit count of 1/100 s     # GIF delays are in 1/100 s and browsers slow anything below 2/100 s
 EXACT_RADIUS = 12  # sampled palette entries this close (RGB levels) to an exact colour are dropped
 MP4_EXTRA = 'pip install "trajviz-optim[mp4]"  (imageio-ffmpeg)'
 
@@ -65,6 +67,8 @@ def check_fps(fps) -> float:
         raise TrajvizError(f"bad fps {fps!r}: must be a number > 0") from None
     if not math.isfinite(value) or value <= 0:
         raise TrajvizError(f"bad fps {fps}: must be > 0")
+    if value < MIN_FPS:
+        raise TrajvizError(f"bad fps {fps:g}: at least {MIN_FPS:g}")
     if value > MAX_FPS:
         raise TrajvizError(f"bad fps {fps:g}: at most {MAX_FPS:g} (GIF delays are hundredths of a second)")
     return value
@@ -209,7 +213,7 @@ class _GifStream:
                 transparent = True
             indices, top, left = crop, r0, c0
         packed = (1 << 2) | (1 if transparent else 0)  # disposal 1: keep, then draw on top
-        self.fh.write(b"\x21\xF9\x04" + struct.pack("<BHB", packed, max(2, int(delay_cs)),
+        self.fh.write(b"\x21\xF9\x04" + struct.pack("<BHB", packed, min(MAX_DELAY_CS, max(2, int(delay_cs))),
                                                     TRANSPARENT if transparent else 0) + b"\x00")
         blocks = bytearray(_gif_frame_blocks(indices, self.flat))
         blocks[1:5] = struct.pack("<HH", left, top)

@@ -95,7 +95,11 @@ class Surface:
             x0, x1 = _check_lim(xlim, "xlim")
         if ylim is not None:
             y0, y1 = _check_lim(ylim, "ylim")
-        return replace(self, domain=((x0, x1), (y0, y1)))
+        start = self.start
+        if not (x0 <= start[0] <= x1 and y0 <= start[1] <= y1):
+            # the default start must lie in the view: the usual corner of the new domain
+            start = (x0 + 0.15 * (x1 - x0), y1 - 0.15 * (y1 - y0))
+        return replace(self, domain=((x0, x1), (y0, y1)), start=start)
 
     def plot(self, ax=None, **options):
         """Draw the surface's contours (and minima) on ``ax``; returns the figure."""

@@ -70,7 +70,7 @@ _BINOPS = {
 
 class _Compiler:
     def __init__(self, text: str):
-        self.text = text
+        self.text = " ".join(text.split())  # error messages stay on one line
         self.uses: set[str] = set()
 
     def fail(self, what: str) -> TrajvizError:
@@ -83,7 +83,10 @@ class _Compiler:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.fail(f"the value {node.value!r}")
-            return float(node.value)
+            try:
+                return float(node.value)
+            except OverflowError:  # an integer literal beyond float range
+                return math.inf
         if isinstance(node, ast.Name):
             if node.id in ("x", "y"):
                 self.uses.add(node.id)
@@ -139,7 +142,9 @@ def compile_formula(text: str) -> Fn:
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError) as exc:
-        raise TrajvizError(f"formula '{text}' is not a valid expression: {exc.msg if isinstance(exc, SyntaxError) else exc}") from None
+        shown = " ".join(text.split())
+        reason = exc.msg if isinstance(exc, SyntaxError) else exc
+        raise TrajvizError(f"formula '{shown}' is not a valid expression: {reason}") from None
     except (RecursionError, MemoryError):
         raise TrajvizError(f"formula '{text[:40]}...' is nested too deeply") from None
     count = sum(1 for _ in ast.walk(tree))
