@@ -229,6 +229,12 @@ def get(spec: str) -> OptimizerSpec:
 
     Keys are torch.optim's own keyword names; unknown keys and bad values raise
     :class:`TrajvizError` listing the valid keys.
+
+    >>> spec = get("momentum:lr=0.01,momentum=0.8")
+    >>> spec.hyperparameters()
+    {'momentum': 0.8, 'lr': 0.01}
+    >>> spec.analogy
+    'downhill slope'
     """
     if isinstance(spec, OptimizerSpec):
         return spec.check()

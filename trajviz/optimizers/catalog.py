@@ -92,7 +92,12 @@ NAdam: Adam with a Nesterov look-ahead on the first moment (momentum decay sched
 """,
     "radam": """\
 RAdam: Adam whose adaptive step is rectified: plain momentum SGD while the variance of v is
-unreliable (rho_t <= 5), then the Adam step scaled by the rectification term r_t.
+unreliable, then the Adam step scaled by the rectification term r_t.
+
+    m, v, m^ as in Adam;  rho_inf = 2 / (1 - b2) - 1;  rho_t = rho_inf - 2 t b2^t / (1 - b2^t)
+    rho_t <= 5:  x_{t+1} = x_t - lr * m^
+    rho_t > 5:   x_{t+1} = x_t - lr * r_t * m^ / (sqrt(v^) + eps),
+                 r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
 """,
 }
 
