@@ -631,12 +631,13 @@ LEGEND_CHARS = 46
 
 
 def _wrapped_label(trace) -> str:
-    """The legend label, with a long divergence note on its own line."""
+    """The legend label, with a long note (divergence, tuned rate) on its own line."""
     text = S.legend_label(trace)
-    note = S.divergence_note(trace)
-    if note and len(text) > LEGEND_CHARS:
-        text = S.legend_label(trace, divergence=False) + f"\n({note})"
-    return text
+    if len(text) <= LEGEND_CHARS:
+        return text
+    plain = S.method_name(trace) + (f" - {trace.analogy}" if trace.analogy else "")
+    notes = [n for n in (S.run_note(trace), S.divergence_note(trace)) if n]
+    return plain + (f"\n({'; '.join(notes)})" if notes else "")
 
 
 def _draw_legend(scene: Scene, own: bool, info: str = ""):
