@@ -151,3 +151,14 @@ def test_schedules_that_would_divide_by_zero_are_refused(spec):
 def test_sweep_checks_every_value():
     with pytest.raises(TrajvizError, match="learning rate|Invalid"):
         sweep("quadratic", "momentum", ["lr=0.1,-0.1,0.2"], steps=5)
+
+
+@pytest.mark.parametrize("opt", ["adam:decoupled_weight_decay=true", "adamw"])
+def test_sweep_over_weight_decay_equals_single_runs(opt):
+    # decoupled decay x * (1 - lr wd) is still proportional to lr: the shared-tensor rate scaling holds
+    m = sweep("rosenbrock", opt, ["lr=0.01:0.3:log:3", "weight_decay=0:0.5:2"], steps=40)
+    for i, j in ((2, 1), (0, 0)):
+        lr, wd = float(m.axes[0].values[i]), float(m.axes[1].values[j])
+        extra = "decoupled_weight_decay=true," if ":" in opt else ""
+        single = trajviz.run("rosenbrock", f"{opt.split(':')[0]}:{extra}lr={lr!r},weight_decay={wd!r}", steps=40)
+        assert m.values[i, j] == pytest.approx(next(iter(single)).loss[-1, 0], rel=1e-9)

@@ -230,7 +230,7 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
     start = torch.as_tensor(np.tile(setup.x0, (n_var, 1)), dtype=dt, device=dev)
 
     # --- parameters, optimizer(s) and per-row learning-rate scales ---------------------
-    scaled = (spec.batchable and spec.lr_is_scale(base) and n_var > 1
+    scaled = (spec.batchable and n_var > 1 and all(spec.lr_is_scale(f) for f in full)
               and len({f.get("lr") for f in full}) > 1 and all("lr" in f for f in full)
               and (schedule is None or schedule.scale_free))
     if spec.batchable:

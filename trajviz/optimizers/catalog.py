@@ -13,13 +13,10 @@ from __future__ import annotations
 from . import register as _register
 
 
-def _no_decoupled_decay(hp):
-    return not (hp.get("weight_decay", 0) and hp.get("decoupled_weight_decay"))
-
-
 def register(name, cls, **kw):
-    # every built-in's step is proportional to lr, except where weight decay is decoupled
-    kw.setdefault("lr_scale", _no_decoupled_decay)
+    # every built-in's displacement is proportional to lr (decoupled weight decay too:
+    # x * (1 - lr wd) moves x by -lr wd x), which lets tuning and sweeps batch rates
+    kw.setdefault("lr_scale", True)
     return _register(name, cls, **kw)
 
 
@@ -199,7 +196,6 @@ register(
 register(
     "adamw", "torch.optim:AdamW", doc=DOCS["adamw"], display="AdamW", analogy="Adam that sheds weight",
     rule="x <- x - lr * wd * x;  then the Adam step", step_size=_adam_step, velocity=_adam_velocity,
-    lr_scale=lambda hp: not hp.get("weight_decay", 0.01),
 )
 register(
     "adamax", "torch.optim:Adamax", doc=DOCS["adamax"], display="Adamax", analogy="Adam whose shoes remember the worst sway",
