@@ -275,7 +275,7 @@ def plot_cmd(output, **kwargs):
     click.echo(f"wrote {path}", err=True)
 
 
-@cli.command("sweep")
+@cli.command("sweep", short_help="Map the final loss over a grid of hyperparameters.")
 @click.argument("surface")
 @click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]", help="The one optimizer to map.")
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=MIN:MAX[:log]:COUNT",
@@ -336,7 +336,7 @@ def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw)
     click.echo(f"wrote {path}", err=True)
 
 
-@cli.command("animate")
+@cli.command("animate", short_help="Animate the optimizers racing, with the analogies drawn.")
 @run_options
 @plot_options
 @click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second.")
@@ -369,7 +369,7 @@ def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
     click.echo(f"wrote {path} ({anim.frames} frames, {size / 1024:.0f} KiB)", err=True)
 
 
-@cli.command("explain")
+@cli.command("explain", short_help="Take one update of a method apart, step by step.")
 @click.argument("method")
 @click.option("--surface", default=None, help="Surface to take the update on (default: one that shows the method best).")
 @click.option("--update", type=int, default=None, help="Which update to take apart (1-based; default per method).")
