@@ -178,7 +178,7 @@ def test_unwritable_output_is_exit_1(tmp_path):
 
 def test_every_command_has_help_with_an_example_and_is_in_the_readme():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
-    for name, command in cli.commands.items():
+    for name in cli.commands:
         r = invoke(name, "--help")
         assert r.exit_code == 0
         assert "Example" in r.stdout, name

@@ -8,7 +8,6 @@ library errors into one line on stderr with exit code 2 (bad input) or 1
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 

@@ -333,7 +333,7 @@ def run_job(setup: Setup, spec, variants: Sequence[dict] | None = None, keys=ALL
 
     def read_state(reader, t):
         parts = []
-        for o, ps in owners:
+        for o, _ in owners:
             for group in o.param_groups:
                 for p in group["params"]:
                     v = reader(o.state[p], group, t)

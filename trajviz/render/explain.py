@@ -458,7 +458,7 @@ def _fading(ctx: _Context, *, decay: float, key: str, name: str, letter: str, ar
         Stage(f"2. It takes in a little of the new sway: (1−{letter})·g².",
               _squares("add", "gradient", "g²", sa, at=sign * (sd + _gap([sd, s1])), sign=sign)
               + (_row(3, f"+ (1−{letter})·g²", (1 - decay) * g**2, "gradient"),)),
-        Stage(f"3. The areas add up. Short memory: old sways fade away, recent ones count.",
+        Stage("3. The areas add up. Short memory: old sways fade away, recent ones count.",
               _squares("new", "result", area, s1, sign=sign, grow_from=_ratio(sd, s1))
               + (_row(4, f"= {area}", E1, "result"),),
               hide=("x:faded", "y:faded", "x:add", "y:add")),
@@ -911,7 +911,7 @@ class _Board:
         if len(trail) > 1:
             ax.plot(trail[:, 0], trail[:, 1], color=look.ink["result"], lw=look.pt(2.2), alpha=0.6,
                     marker="o", ms=look.pt(5), zorder=3, solid_capstyle="round")
-        ax.set_title(f"the path so far, zoomed in around x", fontsize=look.pt("note"), color=th.muted,
+        ax.set_title("the path so far, zoomed in around x", fontsize=look.pt("note"), color=th.muted,
                      loc="left", pad=4)
         title = f"{les.title} — {les.tagline}"
         width = 0.95 * fig.get_size_inches()[0] * 72

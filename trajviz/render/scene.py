@@ -597,7 +597,7 @@ def legend_handles(scene: Scene, with_markers: bool = True):
     """Proxy artists for the legend: one per trace, then start and minimum markers."""
     from matplotlib.lines import Line2D
 
-    th, fonts = scene.theme, scene.fonts
+    th = scene.theme
     handles = []
     for trace in scene.traces:
         st = scene.styles[trace.label]
