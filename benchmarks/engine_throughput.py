@@ -16,12 +16,11 @@ N: one independent optimizer per point) and scaled; the script says so.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import trajviz
+from timing import median_time
 from trajviz import optimizers, surfaces
 
 
@@ -34,15 +33,6 @@ def naive(surface, specs, starts, steps):
                 opt.zero_grad()
                 surface(p).sum().backward()
                 opt.step()
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
@@ -74,7 +64,9 @@ def main():
         work = n * args.steps * k
         fast, slow = work / t_fast, work / t_naive
         note = "" if m == n else f"   (naive timed on {m} points, scaled x{n // m})"
-        print(f"{n:>8} {fast:>16,.0f} {slow:>14,.0f} {fast / slow:>7,.0f}x{note}")
+        ratio = fast / slow
+        shown = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2f}"
+        print(f"{n:>8} {fast:>16,.0f} {slow:>14,.0f} {shown:>7}x{note}")
 
 
 if __name__ == "__main__":

@@ -9,19 +9,9 @@ start; medians of --repeats. Goal: tuned / untuned <= 5.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import trajviz
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_time
 
 
 def main():

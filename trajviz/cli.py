@@ -82,43 +82,52 @@ def _point(ctx, param, value):
     return None if value is None else parse_pair(value, "start")
 
 
-def run_options(f):
-    """The options shared by run, plot and animate."""
-    options = [
-        click.argument("surface"),
-        click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]",
-                     help="Optimizer, repeatable: a name (see `trajviz list optimizers`), 'all' "
-                          "(the classic seven), or pkg.module:Class; torch.optim keyword names as keys, "
-                          "e.g. adam:lr=0.05,betas=0.9/0.99. Default: all."),
-        click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's)."),
-        click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
-                     help="Start point, repeatable (default: the surface's)."),
-        click.option("--starts", type=int, default=None, metavar="N",
-                     help="Sample N start points in the domain (seeded)."),
-        click.option("--lr", type=float, default=None, help="Learning rate for every selected optimizer."),
-        click.option("--noise", type=float, default=0.0, show_default=True,
-                     help="Std. dev. of seeded Gaussian noise added to every gradient."),
-        click.option("--batch-size", type=int, default=None,
-                     help="Minibatch size (surfaces with data: regression)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
-                     help="Default: float64 (float32 on mps)."),
-        click.option("--record-every", type=int, default=1, show_default=True, metavar="K",
-                     help="Keep every K-th step."),
-        click.option("--clip", type=float, default=None, help="Clip each path's gradient norm (off by default)."),
-        click.option("--schedule", default=None, metavar="NAME[:k=v,...]",
-                     help="Learning-rate schedule: cosine, step, exponential or warmup, with torch's "
-                          "keyword names, e.g. step:step_size=100,gamma=0.5."),
-        click.option("--tune", is_flag=True,
-                     help="Search each optimizer's learning rate first (64 log-spaced candidates and a "
-                          "refinement, batched) and draw each with its best rate."),
-        click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range of the domain."),
-        click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range of the domain."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+# The options of a run, by the keyword they fill: run, plot and animate take them all,
+# sweep the ones that make sense for a grid of cells.
+RUN_OPTIONS = dict(
+    surface=click.argument("surface"),
+    opts=click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]",
+                      help="Optimizer, repeatable: a name (see `trajviz list optimizers`), 'all' "
+                           "(the classic seven), or pkg.module:Class; torch.optim keyword names as keys, "
+                           "e.g. adam:lr=0.05,betas=0.9/0.99. Default: all."),
+    steps=click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's)."),
+    start=click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
+                       help="Start point, repeatable (default: the surface's)."),
+    starts=click.option("--starts", type=int, default=None, metavar="N",
+                        help="Sample N start points in the domain (seeded)."),
+    lr=click.option("--lr", type=float, default=None, help="Learning rate for every selected optimizer."),
+    noise=click.option("--noise", type=float, default=0.0, show_default=True,
+                       help="Std. dev. of seeded Gaussian noise added to every gradient."),
+    batch_size=click.option("--batch-size", type=int, default=None,
+                            help="Minibatch size (surfaces with data: regression)."),
+    seed=click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches."),
+    device=click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+    dtype=click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+                       help="Default: float64 (float32 on mps)."),
+    record_every=click.option("--record-every", type=int, default=1, show_default=True, metavar="K",
+                              help="Keep every K-th step."),
+    clip=click.option("--clip", type=float, default=None, help="Clip each path's gradient norm (off by default)."),
+    schedule=click.option("--schedule", default=None, metavar="NAME[:k=v,...]",
+                          help="Learning-rate schedule: cosine, step, exponential or warmup, with torch's "
+                               "keyword names, e.g. step:step_size=100,gamma=0.5."),
+    tune=click.option("--tune", is_flag=True,
+                      help="Search each optimizer's learning rate first (64 log-spaced candidates and a "
+                           "refinement, batched) and draw each with its best rate."),
+    xlim=click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range of the domain."),
+    ylim=click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range of the domain."),
+)
+
+
+def _options(*names):
+    """A decorator applying the named RUN_OPTIONS (all of them by default)."""
+    def apply(f):
+        for name in reversed(names or tuple(RUN_OPTIONS)):
+            f = RUN_OPTIONS[name](f)
+        return f
+    return apply
+
+
+run_options = _options()
 
 
 def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, device, dtype, record_every,
@@ -275,36 +284,25 @@ def plot_cmd(output, **kwargs):
 
 
 @cli.command("sweep", short_help="Map the final loss over a grid of hyperparameters.")
-@click.argument("surface")
-@click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]", help="The one optimizer to map.")
+@_options("surface", "opts", "steps", "start", "starts", "noise", "batch_size", "seed", "device", "dtype",
+          "schedule", "xlim", "ylim")
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=MIN:MAX[:log]:COUNT",
               help="A grid axis (1 or 2 of them), with torch.optim's keyword names, e.g. "
                    "lr=1e-4:1e-1:log:64 or momentum=0:0.99:64.")
 @click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True,
               help="Final loss, or steps until loss - optimum <= --tol.")
 @click.option("--tol", type=float, default=None, help="Tolerance for --metric steps (default 1e-6).")
-@click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's).")
-@click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
-              help="Start point, repeatable; the metric is averaged over starts.")
-@click.option("--starts", type=int, default=None, metavar="N", help="Sample N start points (seeded).")
-@click.option("--noise", type=float, default=0.0, show_default=True, help="Gradient noise std. dev.")
-@click.option("--batch-size", type=int, default=None, help="Minibatch size (regression).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="Default: float64.")
-@click.option("--schedule", default=None, metavar="NAME[:k=v,...]", help="Learning-rate schedule.")
 @click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
               help="Colours for light or dark slides.")
 @click.option("--size", default=None, metavar="WxH", help="Picture size in pixels.")
-@click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range (formula surfaces).")
-@click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range (formula surfaces).")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Heat-map (.png, .svg, .pdf) or numbers (.csv); default SURFACE-sweep.png.")
 def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw):
     """Map the final loss (or steps to converge) over a grid of hyperparameters.
 
-    All cells run as one batched job. The method's default cell and the best
-    cell are marked.
+    Give exactly one --opt. All cells run as one batched job; with several
+    starts the metric is averaged over them. The method's default cell and the
+    best cell are marked.
 
     \b
     Example:

@@ -155,6 +155,18 @@ def _p_image(indices: np.ndarray, flat_palette: np.ndarray) -> Image.Image:
     return im
 
 
+def _delta(prev: np.ndarray, cur: np.ndarray):
+    """``cur`` cropped to what changed since ``prev``, unchanged pixels made TRANSPARENT.
+
+    Returns (crop, top, left, any_transparent); an identical frame gives one pixel.
+    """
+    r0, r1, c0, c1 = _changed_bbox(prev, cur) or (0, 1, 0, 1)
+    crop = cur[r0:r1, c0:c1].copy()
+    same = prev[r0:r1, c0:c1] == crop
+    crop[same] = TRANSPARENT
+    return crop, r0, c0, bool(same.any())
+
+
 def _changed_bbox(prev: np.ndarray, cur: np.ndarray):
     diff = prev != cur
     rows = np.flatnonzero(diff.any(axis=1))
@@ -190,11 +202,9 @@ def _gif_frame_blocks(indices: np.ndarray, flat_palette: np.ndarray) -> bytes:
 
 
 class _GifStream:
-    def __init__(self, fh, width: int, height: int, palette: np.ndarray, loop: int):
+    def __init__(self, fh, width: int, height: int, flat_palette: np.ndarray, loop: int):
         self.fh = fh
-        self.flat = np.zeros((256, 3), dtype=np.uint8)
-        self.flat[: len(palette)] = palette
-        self.flat[len(palette):] = palette[0]
+        self.flat = flat_palette
         fh.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + self.flat.tobytes())
         fh.write(b"\x21\xFF\x0BNETSCAPE2.0\x03\x01" + struct.pack("<H", loop) + b"\x00")
 
@@ -202,16 +212,7 @@ class _GifStream:
         top, left = 0, 0
         transparent = False
         if prev is not None:
-            box = _changed_bbox(prev, indices)
-            if box is None:
-                box = (0, 1, 0, 1)
-            r0, r1, c0, c1 = box
-            crop = indices[r0:r1, c0:c1].copy()
-            same = prev[r0:r1, c0:c1] == crop
-            if same.any():
-                crop[same] = TRANSPARENT
-                transparent = True
-            indices, top, left = crop, r0, c0
+            indices, top, left, transparent = _delta(prev, indices)
         packed = (1 << 2) | (1 if transparent else 0)  # disposal 1: keep, then draw on top
         self.fh.write(b"\x21\xF9\x04" + struct.pack("<BHB", packed, min(MAX_DELAY_CS, max(2, int(delay_cs))),
                                                     TRANSPARENT if transparent else 0) + b"\x00")
@@ -341,7 +342,7 @@ class AnimationWriter:
             self._quant = Quantizer(palette)
             if self.ext == ".gif":
                 self._fh = open(self._tmp, "wb")
-                self._gif = _GifStream(self._fh, w, h, palette, self.loop)
+                self._gif = _GifStream(self._fh, w, h, self._quant.flat, self.loop)
             else:
                 self._html_frames = []
         elif self.ext == ".mp4":
@@ -373,15 +374,9 @@ class AnimationWriter:
         flat = self._quant.flat
         keyframe = self._prev is None or len(self._html_frames) % 30 == 0
         if keyframe:
-            img, x, y = q, 0, 0
-            alpha = None
+            img, y, x, alpha = q, 0, 0, False
         else:
-            box = _changed_bbox(self._prev, q) or (0, 1, 0, 1)
-            r0, r1, c0, c1 = box
-            img = q[r0:r1, c0:c1].copy()
-            same = self._prev[r0:r1, c0:c1] == img
-            img[same] = TRANSPARENT
-            x, y, alpha = c0, r0, True
+            img, y, x, alpha = _delta(self._prev, q)
         im = _p_image(img, flat)
         buf = io.BytesIO()
         if alpha:
