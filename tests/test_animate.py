@@ -20,8 +20,17 @@ from trajviz import optimizers
 from trajviz.errors import TrajvizError
 from trajviz.render import animate as A
 from trajviz.render import style as S
-from trajviz.render.animate import Animation, animate_result, frame_rows, story_vectors
-from trajviz.render.plot import plot_result
+from trajviz.options import PlotOptions
+from trajviz.render.animate import Animation, frame_rows, story_vectors
+from trajviz.render.plot import plot_result as _plot_result
+
+
+def animate_result(result, path=None, **options):
+    return result.animate(path, **options)
+
+
+def plot_result(result, **options):
+    return _plot_result(result, PlotOptions(**options))
 
 SIZE = "480x320"
 
@@ -74,8 +83,10 @@ def test_frame_budget(quad, kw, n):
 
 
 def test_default_budget_is_six_seconds():
-    assert len(frame_rows(10_001, A.frame_budget())) == 150
-    assert len(frame_rows(10_001, A.frame_budget(fps=10))) == 60
+    from trajviz.options import AnimateOptions
+
+    assert len(frame_rows(10_001, AnimateOptions().budget)) == 150
+    assert len(frame_rows(10_001, AnimateOptions(fps=10).budget)) == 60
 
 
 def test_counter_counts_steps_with_record_every(tmp_path):
@@ -133,7 +144,7 @@ def test_method_colours_stay_exact_in_the_gif(quad_gif, quad):
     rgb = np.asarray(im.convert("RGB")).reshape(-1, 3)
     colours = {tuple(c) for c in np.unique(rgb, axis=0)}
     for trace in quad:
-        c = S.color_for(trace.name)
+        c = trace.color
         assert tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) in colours, trace.name
 
 
@@ -147,7 +158,7 @@ def test_arrows_and_boxes_follow_the_recorded_diagnostics(quad_gif, quad):
     # momentum and adam carry a velocity; sgd (neither) shows its slope; adagrad and adam a box
     assert velocity.N == 2 and gradient.N == 1
     assert len(boxes.get_paths()) == 2
-    edge = {S.color_for(n) for n in ("adagrad", "adam")}
+    edge = {optimizers.get_entry(n).color for n in ("adagrad", "adam")}
     from matplotlib.colors import to_hex
 
     assert {to_hex(c).upper() for c in boxes.get_edgecolor()} == {c.upper() for c in edge}
@@ -265,9 +276,9 @@ def test_bad_input_is_one_clear_error(quad, kw, match):
 
 
 def test_bad_input_is_caught_before_the_run(monkeypatch):
-    import trajviz.engine
+    import trajviz.api
 
-    monkeypatch.setattr(trajviz.engine, "run", lambda *a, **k: pytest.fail("ran before checking"))
+    monkeypatch.setattr(trajviz.api, "run_with", lambda *a, **k: pytest.fail("ran before checking"))
     with pytest.raises(TrajvizError, match="bad fps"):
         trajviz.animate("quadratic", "sgd", fps=0)
 

@@ -10,7 +10,9 @@ import pytest
 import trajviz
 import trajviz.optimizers as O
 from trajviz.errors import TrajvizError
-from trajviz.render.explain import AXES, Clip, explain, lesson, supported
+from trajviz.api import explain
+from trajviz.lessons import AXES, lesson, supported
+from trajviz.render.explain import Clip
 
 iio = pytest.importorskip("imageio.v3")
 Image = pytest.importorskip("PIL.Image")

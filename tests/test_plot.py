@@ -14,10 +14,22 @@ from matplotlib.colors import to_hex
 import trajviz
 from trajviz.errors import TrajvizError
 from trajviz.render import style as S
-from trajviz.render.plot import plot_result, plot_surface, result_png, save_figure
+from trajviz.options import PlotOptions
+from trajviz.render.plot import plot_result as _plot_result
+from trajviz.render.plot import plot_surface as _plot_surface
+from trajviz.render.plot import result_png, save_figure
 from trajviz.render.scene import exit_point
 
 PIL = pytest.importorskip("PIL.Image")
+
+
+def plot_result(result, ax=None, **options):
+    view = {k: options.pop(k) for k in ("xlim", "ylim") if k in options}
+    return _plot_result(result, PlotOptions(**options), ax, **view)
+
+
+def plot_surface(surface, **options):
+    return _plot_surface(trajviz.surfaces.get(surface), PlotOptions(**options))
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +81,7 @@ def test_one_colour_per_method_and_the_same_in_every_picture(quad):
     fig2 = plot_result(other, theme="dark", layout="grid")
     for label in ("adam", "sgd"):
         line = lines_by_gid(fig2, f"path:{label}:")[f"path:{label}:0"]
-        assert to_hex(line.get_color()) == colours[label] == S.PALETTE[label].lower()
+        assert to_hex(line.get_color()) == colours[label] == trajviz.optimizers.get_entry(label).color.lower()
 
 
 def test_stars_at_the_minimizers():
@@ -274,8 +286,8 @@ def test_failed_write_leaves_nothing_behind(tmp_path, quad, monkeypatch):
 # ---- bad options: one clear line -------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
     ({"theme": "blue"}, "unknown theme 'blue'"),
-    ({"size": "12x"}, "bad size '12x'"),
-    ({"size": "10x10"}, "between 32 and 20000"),
+    ({"size": "12x"}, "bad size: 12x"),
+    ({"size": "10x10"}, "each from 32 to 20000"),
     ({"dpi": 0}, "bad dpi"),
     ({"layout": "stack"}, "unknown layout 'stack'"),
     ({"view": "4d"}, "unknown view '4d'"),
@@ -289,9 +301,11 @@ def test_bad_options(quad, options, message):
 
 # ---- style -----------------------------------------------------------------------------------------
 def test_palette_is_fixed_and_fallback_is_stable():
-    assert S.color_for("adam") == S.PALETTE["adam"]
-    assert S.color_for("torch.optim:ASGD") == S.color_for("torch.optim:ASGD") in S.FALLBACK
-    classic = [S.color_for(n) for n in trajviz.optimizers.CLASSIC]
+    O = trajviz.optimizers
+    assert O.get("adam").color == O.get_entry("adam").color
+    asgd = O.get("torch.optim:ASGD").color
+    assert asgd == O.get("torch.optim:ASGD").color in O.FALLBACK_COLORS
+    classic = [O.get_entry(n).color for n in O.CLASSIC]
     assert len(set(classic)) == 7
 
 
@@ -299,7 +313,8 @@ def test_repeated_method_gets_its_hue_in_another_style():
     r = trajviz.run("quadratic", ["adam:lr=0.1", "adam:lr=0.01"], steps=3)
     styles = S.trace_styles(r)
     a, b = styles["adam:lr=0.1"], styles["adam:lr=0.01"]
-    assert a.color == S.PALETTE["adam"] and b.color != a.color and b.linestyle != a.linestyle
+    assert a.color == trajviz.optimizers.get_entry("adam").color and b.color != a.color
+    assert b.linestyle != a.linestyle
     assert S.legend_label(r["adam:lr=0.1"]) == "Adam (lr=0.1) - downhill slope and bad shoes"
 
 

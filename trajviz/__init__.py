@@ -4,8 +4,9 @@
 >>> result = trajviz.run("rosenbrock", opt="all")        # doctest: +SKIP
 >>> result.plot()                                        # doctest: +SKIP
 
-Heavy modules (torch, matplotlib) are imported only when first used, so that
-``trajviz --help`` starts fast.
+The one-call functions (``run``, ``plot``, ``animate``, ``explain``, ``sweep``) live in
+:mod:`trajviz.api`. Heavy modules (torch, matplotlib) are imported only when first
+used, so that ``trajviz --help`` starts fast.
 """
 
 from __future__ import annotations
@@ -13,28 +14,22 @@ from __future__ import annotations
 from ._version import __version__
 from .errors import TrajvizError
 
-__all__ = ["__version__", "run", "plot", "animate", "surfaces", "optimizers", "Result", "TrajvizError"]
+_API = ("run", "plot", "animate", "explain", "sweep")
+_MODULES = ("surfaces", "optimizers", "render", "options", "api", "lessons", "sampling")
+__all__ = ["__version__", *_API, "surfaces", "optimizers", "Result", "TrajvizError"]
 
 
 def __getattr__(name):
-    if name == "run":
-        from .engine import run
+    import importlib
 
-        return run
+    if name in _API:
+        return getattr(importlib.import_module(".api", __name__), name)
     if name == "Result":
-        from .result import Result
-
-        return Result
-    if name in ("surfaces", "optimizers", "render"):
-        import importlib
-
+        return importlib.import_module(".result", __name__).Result
+    if name in _MODULES:
         return importlib.import_module(f".{name}", __name__)
-    if name == "plot":
-        from .render.plot import plot
-
-        return plot
-    if name == "animate":
-        from .render.animate import animate
-
-        return animate
     raise AttributeError(f"module 'trajviz' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))

@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from ._version import __version__
-from .errors import TrajvizError
-from .specs import parse_pair
+from .errors import OutputError, TrajvizError
+from .options import AnimateOptions, ExplainOptions, PlotOptions, RunOptions, click_options, from_cli
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -39,7 +39,7 @@ class TrajvizGroup(click.Group):
             sys.exit(exc.exit_code)
         except TrajvizError as exc:
             click.echo(f"Error: {exc}", err=True)
-            sys.exit(1 if type(exc).__name__ == "OutputError" else 2)
+            sys.exit(1 if isinstance(exc, OutputError) else 2)
         except OSError as exc:
             click.echo(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             sys.exit(1)
@@ -65,79 +65,8 @@ def _exit_cleanly_on_sigterm():
         pass
 
 
-def _pair(what):
-    def convert(ctx, param, value):
-        if value is None:
-            return None
-        if isinstance(value, tuple):
-            return [parse_pair(v, what) for v in value] or None
-        lo, hi = parse_pair(value, what)
-        if lo >= hi:
-            raise TrajvizError(f"bad {what} '{value}': need A < B")
-        return lo, hi
-    return convert
-
-
-def _point(ctx, param, value):
-    return None if value is None else parse_pair(value, "start")
-
-
-# The options of a run, by the keyword they fill: run, plot and animate take them all,
-# sweep the ones that make sense for a grid of cells.
-RUN_OPTIONS = dict(
-    surface=click.argument("surface"),
-    opts=click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]",
-                      help="Optimizer, repeatable: a name (see `trajviz list optimizers`), 'all' "
-                           "(the classic seven), or pkg.module:Class; torch.optim keyword names as keys, "
-                           "e.g. adam:lr=0.05,betas=0.9/0.99. Default: all."),
-    steps=click.option("--steps", type=int, default=None, help="Number of steps (default: the surface's)."),
-    start=click.option("--start", "start", multiple=True, metavar="X,Y", callback=_pair("start"),
-                       help="Start point, repeatable (default: the surface's)."),
-    starts=click.option("--starts", type=int, default=None, metavar="N",
-                        help="Sample N start points in the domain (seeded)."),
-    lr=click.option("--lr", type=float, default=None, help="Learning rate for every selected optimizer."),
-    noise=click.option("--noise", type=float, default=0.0, show_default=True,
-                       help="Std. dev. of seeded Gaussian noise added to every gradient."),
-    batch_size=click.option("--batch-size", type=int, default=None,
-                            help="Minibatch size (surfaces with data: regression)."),
-    seed=click.option("--seed", type=int, default=0, show_default=True, help="Seed for starts, noise, batches."),
-    device=click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-    dtype=click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
-                       help="Default: float64 (float32 on mps)."),
-    record_every=click.option("--record-every", type=int, default=1, show_default=True, metavar="K",
-                              help="Keep every K-th step."),
-    clip=click.option("--clip", type=float, default=None, help="Clip each path's gradient norm (off by default)."),
-    schedule=click.option("--schedule", default=None, metavar="NAME[:k=v,...]",
-                          help="Learning-rate schedule: cosine, step, exponential or warmup, with torch's "
-                               "keyword names, e.g. step:step_size=100,gamma=0.5."),
-    tune=click.option("--tune", is_flag=True,
-                      help="Search each optimizer's learning rate first (64 log-spaced candidates and a "
-                           "refinement, batched) and draw each with its best rate."),
-    xlim=click.option("--xlim", callback=_pair("xlim"), metavar="A,B", help="x range of the domain."),
-    ylim=click.option("--ylim", callback=_pair("ylim"), metavar="A,B", help="y range of the domain."),
-)
-
-
-def _options(*names):
-    """A decorator applying the named RUN_OPTIONS (all of them by default)."""
-    def apply(f):
-        for name in reversed(names or tuple(RUN_OPTIONS)):
-            f = RUN_OPTIONS[name](f)
-        return f
-    return apply
-
-
-run_options = _options()
-
-
-def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, device, dtype, record_every,
-         clip, schedule, tune, xlim, ylim, diagnostics=False):
-    from .engine import run
-
-    result = run(surface, list(opts) or "all", steps=steps, start=start or None, starts=starts, lr=lr,
-                 noise=noise, batch_size=batch_size, seed=seed, device=device, dtype=dtype,
-                 record_every=record_every, clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim,
-                 diagnostics=diagnostics)
+def _report(result, tune: bool) -> None:
+    """What the user should know about a run: the tuned rates, the paths that diverged."""
     if tune:
         from .tune import tuned_table
 
@@ -147,16 +76,6 @@ def _run(surface, opts, steps, start, starts, lr, noise, batch_size, seed, devic
     extra = len(result.divergences()) - 20
     if extra > 0:
         click.echo(f"warning: ... and {extra} more diverged paths", err=True)
-    return result
-
-
-_RUN_KEYS = ("surface", "opts", "steps", "start", "starts", "lr", "noise", "batch_size", "seed", "device",
-             "dtype", "record_every", "clip", "schedule", "tune", "xlim", "ylim")
-
-
-def _split(kwargs):
-    run_kw = {k: kwargs.pop(k) for k in _RUN_KEYS}
-    return run_kw, kwargs
 
 
 def _checked_output(path, formats, what):
@@ -169,6 +88,10 @@ def _checked_output(path, formats, what):
 
     check_writable(path)
     return path
+
+
+def _run_options(surface, values) -> RunOptions:
+    return from_cli(RunOptions, {**values, "surface": surface, "opt": values.get("opt") or ("all",)})
 
 
 @click.group(cls=TrajvizGroup, context_settings=CONTEXT)
@@ -205,11 +128,15 @@ def list_cmd(what, rules):
         click.echo(optimizer_table())
 
 
+SURFACE = click.argument("surface", default="rosenbrock", required=False)
+
+
 @cli.command("run")
-@run_options
+@SURFACE
+@click_options(RunOptions)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write to FILE (.csv, .json or .npz) instead of CSV on stdout.")
-def run_cmd(output, **kwargs):
+def run_cmd(surface, output, **values):
     """Run optimizers and export their paths (CSV to stdout by default).
 
     CSV columns: optimizer,start,step,x,y,loss (step 0 is the start point).
@@ -218,10 +145,13 @@ def run_cmd(output, **kwargs):
     Example:
         trajviz run rosenbrock --opt adam:lr=0.05 --opt sgd --steps 200 -o paths.csv
     """
+    from .api import run_with
     from .result import EXPORT_FORMATS
 
+    ro = _run_options(surface, values)
     path = _checked_output(output, EXPORT_FORMATS, "paths")
-    result = _run(**kwargs)
+    result = run_with(ro, diagnostics=False)
+    _report(result, ro.tune)
     if path is None:
         stream = sys.stdout
         try:
@@ -234,70 +164,45 @@ def run_cmd(output, **kwargs):
     click.echo(f"wrote {path}", err=True)
 
 
-def plot_options(f):
-    options = [
-        click.option("--layout", type=click.Choice(["auto", "overlay", "grid"]), default="auto", show_default=True,
-                     help="All paths on one map, or one small map per optimizer (auto: grid for swarms)."),
-        click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
-                     help="Colours for light or dark slides."),
-        click.option("--loss-panel", is_flag=True, help="Add a panel of loss against step."),
-        click.option("--size", default=None, metavar="WxH", help="Picture size in pixels, e.g. 1280x720."),
-        click.option("--dpi", type=int, default=None, help="Dots per inch (text scale)."),
-        click.option("--title", default=None, help="Title (default: the surface and its formula)."),
-        click.option("--no-colorbar", "colorbar", is_flag=True, flag_value=False, default=True,
-                     help="Leave out the colour bar."),
-        click.option("--no-legend", "legend", is_flag=True, flag_value=False, default=True,
-                     help="Leave out the legend."),
-        click.option("--grad-field", is_flag=True, help="Draw a faint field of -grad f arrows."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
 @cli.command("plot")
-@run_options
-@plot_options
-@click.option("--view", type=click.Choice(["2d", "3d"]), default="2d", show_default=True,
-              help="Contour map, or the surface in 3D with the paths on it.")
+@SURFACE
+@click_options(RunOptions, PlotOptions)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Picture file: .png, .svg or .pdf (default: SURFACE.png).")
-def plot_cmd(output, **kwargs):
+def plot_cmd(surface, output, **values):
     """Draw the paths on the surface's contour map.
 
     \b
     Example:
         trajviz plot beale --opt all --loss-panel --size 1280x720 -o beale.png
     """
-    run_kw, plot_kw = _split(kwargs)
-    path = _checked_output(output or _default_name(run_kw["surface"], ".png"), (".png", ".svg", ".pdf"),
-                           "picture")
-    from .render.style import parse_size
+    from .api import run_with
+    from .render.plot import check_picture_path, plot_result, save_figure
 
-    parse_size(plot_kw.get("size"))  # fail before the run, not after
-    result = _run(**run_kw)
-    from .render.plot import plot_result, save_figure
-
-    fig = plot_result(result, xlim=run_kw["xlim"], ylim=run_kw["ylim"], **plot_kw)
-    save_figure(fig, path, dpi=plot_kw.get("dpi"))
+    ro = _run_options(surface, values)
+    po = from_cli(PlotOptions, values)
+    path = check_picture_path(output or _default_name(surface, ".png"))
+    result = run_with(ro, diagnostics=False)
+    _report(result, ro.tune)
+    fig = plot_result(result, po, xlim=ro.xlim, ylim=ro.ylim)
+    save_figure(fig, path, dpi=po.dpi)
     click.echo(f"wrote {path}", err=True)
 
 
 @cli.command("sweep", short_help="Map the final loss over a grid of hyperparameters.")
-@_options("surface", "opts", "steps", "start", "starts", "noise", "batch_size", "seed", "device", "dtype",
-          "schedule", "xlim", "ylim")
+@SURFACE
+@click_options(RunOptions, only=("opt", "steps", "start", "starts", "noise", "batch_size", "seed", "device",
+                                 "dtype", "schedule", "xlim", "ylim"))
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=MIN:MAX[:log]:COUNT",
               help="A grid axis (1 or 2 of them), with torch.optim's keyword names, e.g. "
                    "lr=1e-4:1e-1:log:64 or momentum=0:0.99:64.")
 @click.option("--metric", type=click.Choice(["loss", "steps"]), default="loss", show_default=True,
               help="Final loss, or steps until loss - optimum <= --tol.")
 @click.option("--tol", type=float, default=None, help="Tolerance for --metric steps (default 1e-6).")
-@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
-              help="Colours for light or dark slides.")
-@click.option("--size", default=None, metavar="WxH", help="Picture size in pixels.")
+@click_options(PlotOptions, only=("theme", "size"))
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Heat-map (.png, .svg, .pdf) or numbers (.csv); default SURFACE-sweep.png.")
-def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw):
+def sweep_cmd(surface, params, metric, tol, output, **values):
     """Map the final loss (or steps to converge) over a grid of hyperparameters.
 
     Give exactly one --opt. All cells run as one batched job; with several
@@ -313,13 +218,13 @@ def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw)
     axes = [parse_param(p) for p in params]
     path = _checked_output(output or _default_name(surface, "-sweep.png"), (".png", ".svg", ".pdf", ".csv"),
                            "sweep")
-    if size is not None:
-        from .render.style import parse_size
-
-        parse_size(size)
+    po = from_cli(PlotOptions, {k: values.pop(k) for k in ("theme", "size")})
+    opts = values.pop("opt") or ()
     if len(opts) != 1:
         raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
-    run_kw["start"] = run_kw["start"] or None
+    ro = _run_options(surface, {**values, "opt": opts})
+    run_kw = {k: getattr(ro, k) for k in ("steps", "start", "starts", "noise", "batch_size", "seed", "device",
+                                          "dtype", "schedule", "xlim", "ylim")}
     result = sweep(surface, opts[0], axes, metric=metric, tol=tol, **run_kw)
     if result.best is not None:
         best = ", ".join(f"{a.key}={a.values[i]:.4g}" for a, i in zip(result.axes, result.best))
@@ -329,22 +234,16 @@ def sweep_cmd(surface, opts, params, metric, tol, output, theme, size, **run_kw)
     if path.suffix.lower() == ".csv":
         result.save(path)
     else:
-        result.save(path, theme=theme, size=size)
+        result.save(path, theme=po.theme, size=po.size)
     click.echo(f"wrote {path}", err=True)
 
 
 @cli.command("animate", short_help="Animate the optimizers racing, with the analogies drawn.")
-@run_options
-@plot_options
-@click.option("--fps", type=float, default=25.0, show_default=True, help="Frames per second.")
-@click.option("--duration", type=float, default=None, help="Seconds of animation (frame budget = fps x duration; default 6 s).")
-@click.option("--frames", type=int, default=None, help="Frame budget (long runs are subsampled to it).")
-@click.option("--hold", type=float, default=1.5, show_default=True, help="Seconds the last frame stays up.")
-@click.option("--no-story", "story", is_flag=True, flag_value=False, default=True,
-              help="Leave out the velocity arrows, step boxes and gradient arrows.")
+@SURFACE
+@click_options(RunOptions, AnimateOptions)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Animation file: .gif, .webp, .png (APNG), .mp4 or .html (default: SURFACE.gif).")
-def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
+def animate_cmd(surface, output, **values):
     """Animate the optimizers racing on the surface, with the analogies drawn.
 
     Arrows are velocities (the downhill slope), boxes the per-axis step (the bad
@@ -354,32 +253,27 @@ def animate_cmd(output, fps, duration, frames, hold, story, **kwargs):
     Example:
         trajviz animate rosenbrock --opt all
     """
-    run_kw, plot_kw = _split(kwargs)
-    path = Path(output or _default_name(run_kw["surface"], ".gif"))
-    from .render.animate import animate_result, check_options
+    from .api import run_with
+    from .options import replace
+    from .render.animate import animate_result
+    from .render.writers import check_animation_path
 
-    check_options(fps=fps, duration=duration, frames=frames, hold=hold, path=path, **plot_kw)
-    result = _run(**run_kw, diagnostics=story)
-    anim = animate_result(result, path, fps=fps, duration=duration, frames=frames, hold=hold, story=story,
-                          xlim=run_kw["xlim"], ylim=run_kw["ylim"], progress=sys.stderr.isatty(), **plot_kw)
+    ro = _run_options(surface, values)
+    ao = replace(from_cli(AnimateOptions, values), progress=sys.stderr.isatty())
+    path = check_animation_path(output or _default_name(surface, ".gif"))
+    result = run_with(ro, diagnostics=ao.story)
+    _report(result, ro.tune)
+    anim = animate_result(result, ao, path, xlim=ro.xlim, ylim=ro.ylim)
     size = path.stat().st_size
     click.echo(f"wrote {path} ({anim.frames} frames, {size / 1024:.0f} KiB)", err=True)
 
 
 @cli.command("explain", short_help="Take one update of a method apart, step by step.")
 @click.argument("method")
-@click.option("--surface", default=None, help="Surface to take the update on (default: one that shows the method best).")
-@click.option("--update", type=int, default=None, help="Which update to take apart (1-based; default per method).")
-@click.option("--start", default=None, metavar="X,Y", callback=_point, help="Start point of the run.")
-@click.option("--theme", type=click.Choice(["light", "dark"]), default="light", show_default=True,
-              help="Colours for light or dark slides.")
-@click.option("--size", default=None, metavar="WxH", help="Clip size in pixels (default 1280x720).")
-@click.option("--dpi", type=int, default=None, help="Dots per inch (text scale).")
-@click.option("--fps", type=float, default=None, help="Frames per second (default 20).")
-@click.option("--pace", type=float, default=1.0, show_default=True, help="Stretch each sub-step's time.")
+@click_options(ExplainOptions)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Clip file: .gif, .webp, .png (APNG), .mp4 or .html (default METHOD.gif).")
-def explain_cmd(method, surface, update, start, theme, size, dpi, fps, pace, output):
+def explain_cmd(method, output, **values):
     """Take one update of a method apart, step by step, the way a teacher draws it.
 
     Momentum: the velocity decays by beta, the gradient is added tip to tail, the
@@ -392,17 +286,12 @@ def explain_cmd(method, surface, update, start, theme, size, dpi, fps, pace, out
     Example:
         trajviz explain momentum -o momentum.gif
     """
+    from .api import explain
     from .render.writers import check_animation_path
 
+    eo = from_cli(ExplainOptions, values)
     path = check_animation_path(output or _default_name(method, ".gif"))
-    if size is not None:
-        from .render.style import parse_size
-
-        parse_size(size)
-    from .render.explain import explain
-
-    clip = explain(method, path, surface=surface, update=update, start=start, theme=theme, size=size, dpi=dpi,
-                   fps=fps, pace=pace)
+    clip = explain(method, path, **{k: getattr(eo, k) for k in values})
     click.echo(f"wrote {path} ({clip.frames} frames, {clip.seconds:.1f} s)", err=True)
 
 

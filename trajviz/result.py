@@ -5,7 +5,6 @@ Nothing here touches torch; rendering reads these arrays.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +54,10 @@ class Trace:
     tuned: Any = None
     stayed_inside: np.ndarray | None = None
 
+    # ---- the method's facts, carried by its entry -------------------------------------
     @property
     def name(self) -> str:
+        """The method's registry name (or import path): its identity, never cut from a label."""
         return self.spec.name
 
     @property
@@ -64,17 +65,43 @@ class Trace:
         return self.spec.title
 
     @property
+    def full_title(self) -> str:
+        """``"Adam"`` or ``"Adam (lr=0.1)"``: the name and the hyperparameters the user gave."""
+        return self.spec.full_title
+
+    @property
     def analogy(self) -> str:
         return self.spec.analogy
+
+    @property
+    def color(self) -> str:
+        return self.spec.color
+
+    @property
+    def linestyle(self):
+        return self.spec.linestyle
+
+    @property
+    def marker(self) -> str:
+        return self.spec.marker
 
     @property
     def n_starts(self) -> int:
         return self.path.shape[1]
 
+    # ---- masks ------------------------------------------------------------------------------
     def valid(self) -> np.ndarray:
         """(T, N) mask of recorded steps before each path's divergence."""
         div = np.where(self.diverged_at < 0, np.iinfo(np.int64).max, self.diverged_at)
         return self.steps[:, None] < div[None, :]
+
+    def ok(self) -> np.ndarray:
+        """(T, N) recorded steps that can be drawn: before the divergence, at a finite position."""
+        return self.valid() & np.isfinite(self.path).all(-1)
+
+    def valid_path(self, i: int) -> np.ndarray:
+        """The (T', 2) drawable prefix of path ``i``."""
+        return self.path[:, i][self.ok()[:, i]]
 
     def final_loss(self) -> np.ndarray:
         """(N,) loss at each path's last valid recorded step."""
@@ -204,17 +231,13 @@ class Result:
                     self.to_npz(f)
         return path
 
-    def csv_text(self) -> str:
-        buf = io.StringIO()
-        self.to_csv(buf)
-        return buf.getvalue()
-
-    # ---- drawing (see trajviz.render) ------------------------------------------------
+    # ---- drawing: convenience accessors of trajviz.render ------------------------------------
     def plot(self, ax=None, **options):
-        """Draw the paths on the surface's contour map; returns the figure."""
+        """Draw the paths on the surface's contour map (options of ``trajviz.plot``); returns the figure."""
+        from .options import PlotOptions, build
         from .render.plot import plot_result
 
-        return plot_result(self, ax=ax, **options)
+        return plot_result(self, build(PlotOptions, options), ax=ax)
 
     def _repr_png_(self):
         from .render.plot import result_png
@@ -222,10 +245,11 @@ class Result:
         return result_png(self)
 
     def animate(self, path=None, **options):
-        """Animate the paths; write ``path`` if given. Returns an Animation."""
+        """Animate the paths (options of ``trajviz.animate``); write ``path`` if given. Returns an Animation."""
+        from .options import AnimateOptions, build
         from .render.animate import animate_result
 
-        return animate_result(self, path=path, **options)
+        return animate_result(self, build(AnimateOptions, options), path=path)
 
 
 def _csv_field(text: str) -> str:

@@ -26,6 +26,30 @@ SCHEDULES = {
 }
 # parameters that set an absolute rate rather than a factor (then lr is no pure scale)
 _ABSOLUTE = ("eta_min",)
+# values that would make the learning rate negative (or zero for good) are refused, as --lr -1 is
+_RULES = {
+    "gamma": (lambda v: v > 0, "a number > 0"),
+    "eta_min": (lambda v: v >= 0, "a number >= 0"),
+    "start_factor": (lambda v: v > 0, "a number > 0"),
+    "end_factor": (lambda v: v > 0, "a number > 0"),
+}
+
+
+def check_syntax(spec: str) -> str:
+    """Check a schedule spec without torch: a known name, numbers, and values that keep lr >= 0."""
+    name, rest = split_spec(str(spec))
+    name = name.lower()
+    if name not in SCHEDULES:
+        raise unknown("schedule", name, SCHEDULES)
+    given = parse_params(rest)
+    for k, v in given.items():
+        if isinstance(v, (tuple, bool, str)) or v is None:
+            raise TrajvizError(f"bad schedule {name} {k}: {v} (must be a number)")
+        rule = _RULES.get(k)
+        if rule is not None and not rule[0](v):
+            raise TrajvizError(f"bad schedule {name} {k}: {v:g} (must be {rule[1]}: the learning rate "
+                               "must stay positive)")
+    return str(spec)
 
 
 @dataclass(frozen=True)
@@ -64,10 +88,9 @@ def parse_schedule(spec, steps: int) -> Schedule | None:
     """``None``, ``"cosine"`` or ``"step:step_size=100,gamma=0.5"`` -> a checked Schedule."""
     if spec is None or isinstance(spec, Schedule):
         return spec
+    check_syntax(spec)
     name, rest = split_spec(str(spec))
     name = name.lower()
-    if name not in SCHEDULES:
-        raise unknown("schedule", name, SCHEDULES)
     class_name, defaults = SCHEDULES[name]
     given = parse_params(rest)
     sched = Schedule(name, class_name, {**defaults(steps), **given}, given)

@@ -34,10 +34,6 @@ class Axis:
     values: np.ndarray
     log: bool
 
-    @property
-    def label(self) -> str:
-        return self.key + (" (log)" if self.log else "")
-
 
 def parse_param(text: str) -> Axis:
     """``lr=1e-4:1e-1:log:64`` or ``momentum=0:0.99:64`` or ``eps=1e-8,1e-6,1e-4``."""
@@ -79,7 +75,8 @@ class SweepResult:
     """A metric over a 1D or 2D grid of hyperparameters."""
 
     surface: object
-    optimizer: str
+    optimizer: str               # the label, as the user wrote the spec
+    spec: object                 # the optimizer entry (its colour, its title)
     axes: list[Axis]
     metric: str
     values: np.ndarray           # shape (len(axis0),) or (len(axis0), len(axis1)); NaN = diverged / not reached
@@ -135,7 +132,8 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
     surface has no known optimum); NaN where never reached. ``run_options`` are
     those of :func:`trajviz.run` (steps, start, starts, noise, seed, device, ...).
     """
-    from .engine import Setup, run_job
+    from .engine import Setup, simulate
+    from .options import RunOptions
 
     if metric not in METRICS:
         raise TrajvizError(f"unknown metric '{metric}' (use loss or steps)")
@@ -145,7 +143,7 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
     if len(axes) == 2 and axes[0].key == axes[1].key:
         raise TrajvizError(f"--param {axes[0].key} is given twice")
     lr = run_options.pop("lr", None)
-    setup = Setup(surface, **run_options)
+    setup = Setup(RunOptions(surface=surface, **run_options))
     specs = _optimizers.resolve(opt, lr=lr, surface=setup.surface)
     if len(specs) != 1:
         raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
@@ -167,8 +165,8 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
         record = list(range(setup.steps + 1))
     else:
         record = [0, setup.steps]
-    trace = run_job(setup, spec, variants, keys=("path", "loss") if metric == "loss" else ("loss",),
-                    record_steps=record)
+    (trace,) = simulate(setup, [spec], [variants], keys=("path", "loss") if metric == "loss" else ("loss",),
+                        record_steps=record)
     n = len(setup.x0)
     shape = tuple(len(a.values) for a in axes)
     if metric == "loss":
@@ -194,7 +192,7 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
             d = float(a.values[0])
         scale = np.log(a.values) - np.log(d) if a.log and d > 0 else a.values - d
         default.append(int(np.argmin(np.abs(scale))))
-    return SweepResult(surface=setup.surface, optimizer=spec.label, axes=axes, metric=metric, values=values,
+    return SweepResult(surface=setup.surface, optimizer=spec.label, spec=spec, axes=axes, metric=metric, values=values,
                        default=tuple(default), best=best, tol=tol if metric == "steps" else None,
                        settings=setup.settings(default_hyperparameters={k: hp.get(k) for k in (a.key for a in axes)}))
 

@@ -17,7 +17,7 @@ The search is deterministic for a given seed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,14 +52,19 @@ def scores(setup, trace, n_var: int) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def _evaluate(setup, spec, rates):
-    from .engine import run_job
+def _evaluate(setup, specs, grids) -> list[np.ndarray]:
+    """Scores of every spec's candidate rates, all specs' candidates in one batched job.
 
-    # the engine tracks on the device whether each path stayed inside the domain,
-    # so only the start and the end are recorded
-    trace = run_job(setup, spec, variants=[{"lr": float(r)} for r in rates], keys=("loss",),
-                    record_steps=[0, setup.steps])
-    return scores(setup, trace, len(rates)), trace
+    The engine tracks on the device whether each path stayed inside the domain, so only the
+    start and the end are recorded.
+    """
+    from .engine import check_memory, simulate
+
+    n = len(setup.x0)
+    check_memory(setup, n * sum(len(g) for g in grids), ("loss",), 2, what="tuning")
+    traces = simulate(setup, specs, variants=[[{"lr": float(r)} for r in g] for g in grids], keys=("loss",),
+                      record_steps=[0, setup.steps])
+    return [scores(setup, t, len(g)) for t, g in zip(traces, grids)]
 
 
 def _pick(rates: np.ndarray, s: np.ndarray) -> int:
@@ -70,49 +75,63 @@ def _pick(rates: np.ndarray, s: np.ndarray) -> int:
     return int(tied[len(tied) // 2])  # rates are sorted: the middle of the tied run
 
 
-def tune_lr(setup, spec, candidates: int = CANDIDATES, refine: int = REFINE,
-            lr_range: tuple[float, float] = LR_RANGE) -> Tuned:
-    """Search ``spec``'s learning rate on ``setup`` (a grid, then a refinement round)."""
-    before = spec.hyperparameters().get("lr")
+def tune_lrs(setup, specs, candidates: int = CANDIDATES, refine: int = REFINE,
+             lr_range: tuple[float, float] = LR_RANGE) -> list[Tuned]:
+    """Search each spec's learning rate on ``setup``: a grid, then a refinement round around the best."""
     grid = lr_grid(*lr_range, candidates)
-    s1, _ = _evaluate(setup, spec, grid)
-    i = _pick(grid, s1)
-    rates, sc = grid, s1
-    if i >= 0 and refine > 0:
-        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-        fine = lr_grid(lo, hi, refine + 2)[1:-1]
-        s2, _ = _evaluate(setup, spec, fine)
-        rates = np.concatenate([grid, fine])
-        sc = np.concatenate([s1, s2])
-        order = np.argsort(rates, kind="stable")
-        rates, sc = rates[order], sc[order]
-    j = _pick(rates, sc)
-    return Tuned(label=spec.label, lr=float(rates[j]) if j >= 0 else None, before=before,
-                 score=float(sc[j]) if j >= 0 else float("inf"), candidates=rates, scores=sc)
+    first = _evaluate(setup, specs, [grid] * len(specs))
+    fine_grids, refine_idx = [], []
+    for k, s1 in enumerate(first):
+        i = _pick(grid, s1)
+        if i >= 0 and refine > 0:
+            lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+            fine_grids.append(lr_grid(lo, hi, refine + 2)[1:-1])
+            refine_idx.append(k)
+    second = _evaluate(setup, [specs[k] for k in refine_idx], fine_grids) if refine_idx else []
+    extra = dict(zip(refine_idx, zip(fine_grids, second)))
+    out = []
+    for k, (spec, s1) in enumerate(zip(specs, first)):
+        rates, sc = grid, s1
+        if k in extra:
+            fine, s2 = extra[k]
+            rates = np.concatenate([grid, fine])
+            sc = np.concatenate([s1, s2])
+            order = np.argsort(rates, kind="stable")
+            rates, sc = rates[order], sc[order]
+        j = _pick(rates, sc)
+        out.append(Tuned(label=spec.label, lr=float(rates[j]) if j >= 0 else None,
+                         before=spec.hyperparameters().get("lr"),
+                         score=float(sc[j]) if j >= 0 else float("inf"), candidates=rates, scores=sc))
+    return out
+
+
+def tune_lr(setup, spec, **kw) -> Tuned:
+    """Search one spec's learning rate (see :func:`tune_lrs`)."""
+    return tune_lrs(setup, [spec], **kw)[0]
 
 
 def tune_specs(setup, specs):
-    """Tune every spec that has a learning rate; return (specs with best rates, {label: Tuned})."""
+    """Tune every spec that has a learning rate; return (specs with best rates, {label: Tuned}).
+
+    A tuned run is named without the rate it replaced (``sgd:lr=0.001,momentum=0.5`` ->
+    ``sgd:momentum=0.5``); its chosen rate is in its Tuned record.
+    """
+    tunable = [s for s in specs if "lr" in s.valid_keys()]
+    results = dict(zip((id(s) for s in tunable), tune_lrs(setup, tunable))) if tunable else {}
     out, tuned = [], {}
     for spec in specs:
-        if "lr" not in spec.valid_keys():
+        t = results.get(id(spec))
+        if t is None:
             out.append(spec)
             continue
-        t = tune_lr(setup, spec)
-        label = _without_lr(spec.label) if t.lr is not None else spec.label
-        t.label = label
-        tuned[label] = t
-        out.append(replace(spec.with_kwargs(lr=t.lr), label=label) if t.lr is not None else spec)
+        if t.lr is not None:
+            if "lr" in spec.kwargs:
+                spec = spec.without("lr")
+            spec = spec.with_filled(lr=t.lr)
+        t.label = spec.label
+        tuned[spec.label] = t
+        out.append(spec)
     return out, tuned
-
-
-def _without_lr(label: str) -> str:
-    """``"sgd:lr=0.001,momentum=0.5"`` -> ``"sgd:momentum=0.5"``: a tuned run is not named by the rate it replaced."""
-    head, sep, rest = label.partition(":")
-    if not sep or "=" not in rest:
-        return label
-    kept = [item for item in rest.split(",") if item.split("=")[0].strip() != "lr"]
-    return head + (":" + ",".join(kept) if kept else "")
 
 
 def tuned_table(tuned: dict) -> str:

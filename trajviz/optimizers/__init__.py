@@ -39,7 +39,6 @@ class OptimizerSpec:
         defaults: keyword arguments the entry sets on top of torch's own defaults.
         kwargs: the user's keyword arguments (``adam:lr=0.05``), torch's own names.
         analogy: the picture in a few words ("drunk walker").
-        rule: the update rule in one line.
         velocity: reads the velocity from the state, as a displacement per step
             in (x, y) units; ``None`` if the method has none.
         step_size: reads the per-axis effective step size,
@@ -49,7 +48,14 @@ class OptimizerSpec:
         label: how the run is named in results (the spec as written).
         lr_scale: whether each step is proportional to lr (a bool, or a function of
             the hyperparameters); lets tuning and sweeps batch learning rates.
-        doc: the update rule written out, as in torch.optim's documentation.
+        doc: the update rule written out, as in torch.optim's documentation; its
+            indented lines are the equations (``rule`` is them on one line).
+        filled: hyperparameters trajviz filled in (the learning rate from ``--lr``, the
+            surface's curated rate or the entry's default), kept apart from ``kwargs``
+            so that names and labels show only what the user wrote.
+        color, linestyle, marker: how the method is drawn, in every picture.
+        default_lr: the rate used where neither the user nor the surface gives one.
+        lesson: the recipe of ``trajviz explain`` for this method (None: not explained).
     """
 
     name: str
@@ -57,7 +63,6 @@ class OptimizerSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     analogy: str = ""
-    rule: str = ""
     velocity: Reader | None = None
     step_size: Reader | None = None
     batchable: bool = True
@@ -65,6 +70,12 @@ class OptimizerSpec:
     label: str = ""
     lr_scale: Any = False
     doc: str = ""
+    filled: Mapping[str, Any] = field(default_factory=dict)
+    color: str = ""
+    linestyle: Any = "solid"
+    marker: str = "o"
+    default_lr: float | None = None
+    lesson: Any = None
 
     def lr_is_scale(self, hyperparameters: Mapping[str, Any] | None = None) -> bool:
         """Whether each step is proportional to ``lr`` for these hyperparameters (declared as data)."""
@@ -77,12 +88,38 @@ class OptimizerSpec:
         return self.display or self.name
 
     @property
+    def rule(self) -> str:
+        """The update rule on one line: the equations of ``doc`` (its indented lines)."""
+        lines = [line.strip() for line in self.doc.splitlines() if line.startswith("    ") and line.strip()]
+        eqs = [" ".join(line.split("  (")[0].split()) for line in lines]
+        return ";  ".join(eqs) if eqs else (self.doc.strip().splitlines() or [""])[0]
+
+    @property
+    def full_title(self) -> str:
+        """``"Adam"``, or ``"Adam (betas=0.9/0.99)"`` with the hyperparameters the user gave."""
+        extra = format_kwargs(self.kwargs)
+        return f"{self.title} ({extra})" if extra else self.title
+
+    @property
+    def fallback_lr(self) -> float | None:
+        """The entry's default rate, else the torch class's own default (None if it has none)."""
+        if self.default_lr is not None:
+            return float(self.default_lr)
+        import inspect as _inspect
+
+        p = _inspect.signature(self.torch_class.__init__).parameters.get("lr")
+        if p is not None and isinstance(p.default, (int, float)) and not isinstance(p.default, bool) \
+                and p.default > 0:
+            return float(p.default)
+        return None
+
+    @property
     def torch_class(self):
         return _import_class(self.cls) if isinstance(self.cls, str) else self.cls
 
     def hyperparameters(self) -> dict:
-        """Entry defaults overlaid by the user's kwargs (torch fills the rest)."""
-        return {**self.defaults, **self.kwargs}
+        """Entry defaults, then what trajviz filled in, then the user's kwargs (torch fills the rest)."""
+        return {**self.defaults, **self.filled, **self.kwargs}
 
     def valid_keys(self) -> list[str]:
         sig = inspect.signature(self.torch_class.__init__)
@@ -92,6 +129,15 @@ class OptimizerSpec:
 
     def with_kwargs(self, **kwargs) -> OptimizerSpec:
         return replace(self, kwargs={**self.kwargs, **kwargs})
+
+    def with_filled(self, **values) -> OptimizerSpec:
+        """The spec with values trajviz chose (a rate from ``--lr``, the surface or tuning)."""
+        return replace(self, filled={**self.filled, **values})
+
+    def without(self, *keys: str) -> OptimizerSpec:
+        """The spec without some of the user's keys, labelled by what is left."""
+        kwargs = {k: v for k, v in self.kwargs.items() if k not in keys}
+        return replace(self, kwargs=kwargs, label=spec_string(self.name, kwargs))
 
     def make(self, params):
         """Instantiate the torch optimizer on ``params``; bad values become TrajvizError."""
@@ -136,24 +182,64 @@ _REGISTRY: dict[str, OptimizerSpec] = {}
 
 
 def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
-             rule: str = "", velocity: Reader | None = None, step_size: Reader | None = None,
+             velocity: Reader | None = None, step_size: Reader | None = None,
              batchable: bool = True, display: str = "", lr_scale: Any = False, doc: str = "",
+             color: str | None = None, linestyle: Any = "solid", marker: str = "o",
+             default_lr: float | None = None, lesson: Any = None,
              replace_existing: bool = False) -> OptimizerSpec:
     """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
 
+    Facts not given get sensible defaults: a colour of its own (a stable pick by name),
+    a solid line, a round head, and the torch class's own default learning rate.
+
     >>> import torch, trajviz.optimizers as O
-    >>> _ = O.register("heavyball", torch.optim.SGD, defaults={"momentum": 0.99},
+    >>> e = O.register("heavyball", torch.optim.SGD, defaults={"momentum": 0.99},
     ...                analogy="very heavy ball", replace_existing=True)
+    >>> e.fallback_lr, e.color.startswith("#")
+    (0.001, True)
     """
     _load_catalog()
     name = name.lower()
     if name in _REGISTRY and not replace_existing:
         raise TrajvizError(f"optimizer '{name}' is already registered (pass replace_existing=True)")
-    spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy, rule=rule,
+    spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy,
                          velocity=velocity, step_size=step_size, batchable=batchable,
-                         display=display, label=name, lr_scale=lr_scale, doc=doc)
+                         display=display, label=name, lr_scale=lr_scale, doc=doc,
+                         color=color or fallback_color(name), linestyle=linestyle, marker=marker,
+                         default_lr=default_lr, lesson=lesson)
     _REGISTRY[name] = spec
     return spec
+
+
+# Colours for optimizers that bring none (user classes), picked by a stable hash of the name.
+FALLBACK_COLORS: tuple[str, ...] = ("#332288", "#88CCEE", "#117733", "#DDCC77", "#CC6677", "#AA3377",
+                                    "#6699CC", "#997700")
+
+
+def fallback_color(name: str) -> str:
+    import zlib
+
+    return FALLBACK_COLORS[zlib.crc32(name.lower().encode()) % len(FALLBACK_COLORS)]
+
+
+def format_kwargs(kwargs: Mapping[str, Any]) -> str:
+    """``{"lr": 0.05, "betas": (0.9, 0.99)}`` -> ``"lr=0.05,betas=0.9/0.99"`` (the spec syntax)."""
+    def value(v):
+        if isinstance(v, tuple):
+            return "/".join(value(x) for x in v)
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            return f"{v:g}" if float(f"{v:g}") == v else repr(v)
+        return str(v)
+
+    return ",".join(f"{k}={value(v)}" for k, v in kwargs.items())
+
+
+def spec_string(name: str, kwargs: Mapping[str, Any]) -> str:
+    """The spec a user would write for ``name`` with ``kwargs``."""
+    extra = format_kwargs(kwargs)
+    return f"{name}:{extra}" if extra else name
 
 
 def names() -> list[str]:
@@ -221,7 +307,7 @@ def from_class(cls, label: str | None = None, kwargs: Mapping[str, Any] | None =
     name = cls if isinstance(cls, str) else f"{klass.__module__}:{klass.__qualname__}"
     return OptimizerSpec(name=name, cls=klass, kwargs=dict(kwargs or {}), display=klass.__name__,
                          batchable=_separable_builtin(klass), label=label or name,
-                         rule=f"{klass.__name__} from {klass.__module__}")
+                         doc=f"{klass.__name__} from {klass.__module__}", color=fallback_color(name))
 
 
 def get(spec: str) -> OptimizerSpec:
@@ -280,10 +366,14 @@ def resolve(opt, *, lr: float | None = None, surface=None) -> list[OptimizerSpec
     out = []
     seen: dict[str, int] = {}
     for spec in specs:
-        if "lr" not in spec.kwargs:
-            rate = lr if lr is not None else (surface.lr_for(spec.name) if surface is not None else None)
-            if rate is not None and "lr" in spec.valid_keys():
-                spec = spec.with_kwargs(lr=float(rate))
+        if "lr" not in spec.kwargs and "lr" in spec.valid_keys():
+            rate = lr
+            if rate is None and surface is not None:
+                rate = surface.lrs.get(spec.name)
+            if rate is None:
+                rate = spec.fallback_lr
+            if rate is not None:
+                spec = spec.with_filled(lr=float(rate))
         label = spec.label or spec.name
         if label in seen:
             seen[label] += 1
@@ -304,4 +394,5 @@ def _load_catalog() -> None:
         from . import catalog  # noqa: F401
 
 
-__all__ = ["OptimizerSpec", "register", "get", "resolve", "names", "from_class", "CLASSIC"]
+__all__ = ["OptimizerSpec", "register", "get", "get_entry", "resolve", "names", "from_class", "CLASSIC",
+           "format_kwargs", "spec_string", "fallback_color"]

@@ -10,6 +10,7 @@ step t into what the renderer draws:
 
 from __future__ import annotations
 
+from ..lessons import recipes as _lessons
 from . import register as _register
 
 
@@ -17,6 +18,7 @@ def register(name, cls, **kw):
     # every built-in's displacement is proportional to lr (decoupled weight decay too:
     # x * (1 - lr wd) moves x by -lr wd x), which lets tuning and sweeps batch rates
     kw.setdefault("lr_scale", True)
+    kw.setdefault("doc", DOCS[name])
     return _register(name, cls, **kw)
 
 
@@ -26,15 +28,14 @@ DOCS = {
     "sgd": """\
 SGD, the drunk walker: each step follows the local (noisy) gradient, nothing else.
 
-    g_t = grad f(x_t)            (+ noise, or a minibatch gradient)
-    x_{t+1} = x_t - lr * g_t
+    x_{t+1} = x_t - lr * g_t      (g_t: the gradient at x_t, with noise or a minibatch)
 """,
     "momentum": """\
 Momentum (heavy ball), the downhill slope: a velocity accumulates past gradients.
 
     v_{t+1} = mu * v_t + g_t      (v_1 = g_0; torch.optim.SGD, dampening 0)
     x_{t+1} = x_t - lr * v_{t+1}
-    drawn velocity = -lr * v_{t+1} (the displacement the momentum carries)
+drawn velocity = -lr * v_{t+1} (the displacement the momentum carries)
 """,
     "nesterov": """\
 Nesterov momentum, the downhill slope that looks ahead.
@@ -47,7 +48,7 @@ AdaGrad, the bad shoes: every sway hurts for good, so each axis gets its own shr
 
     G_{t+1} = G_t + g_t^2                        (per axis)
     x_{t+1} = x_t - lr * g_t / (sqrt(G_{t+1}) + eps)
-    drawn step size = lr / (sqrt(G) + eps)       (per axis: the box)
+drawn step size = lr / (sqrt(G) + eps), per axis: the box
 """,
     "adadelta": """\
 Adadelta, the bad shoes with a short memory, in the units of x.
@@ -73,7 +74,7 @@ Adam, the downhill slope and the bad shoes: momentum on g, RMSProp on g^2, both 
     "adamw": """\
 AdamW: Adam with decoupled weight decay.
 
-    x <- x * (1 - lr * wd), then the Adam step
+    x <- x * (1 - lr * wd);  then the Adam step
 """,
     "adamax": """\
 Adamax: Adam whose second moment is an infinity norm.
@@ -161,53 +162,51 @@ def _adamax_velocity(state, group, t):
     return -step * m / (1 - group["betas"][0] ** t)
 
 
+# Colours: the classic seven take the Okabe-Ito colours (distinguishable with the common
+# colour vision deficiencies); the Adam variants take Paul Tol's muted colours and a dashed
+# line, since eight or more hues can no longer all be told apart by colour alone.
+DASH = (0, (5, 2))
+
 register(
-    "sgd", "torch.optim:SGD", doc=DOCS["sgd"], display="SGD", analogy="drunk walker",
-    rule="x <- x - lr * g",
+    "sgd", "torch.optim:SGD", display="SGD", analogy="drunk walker", color="#D55E00", default_lr=0.01, lesson=_lessons.SGD,
 )
 register(
-    "momentum", "torch.optim:SGD", doc=DOCS["momentum"], defaults={"momentum": 0.9}, display="Momentum",
-    analogy="downhill slope", rule="v <- mu v + g;  x <- x - lr * v", velocity=_sgd_velocity,
+    "momentum", "torch.optim:SGD", defaults={"momentum": 0.9}, display="Momentum",
+    analogy="downhill slope", velocity=_sgd_velocity, color="#0072B2", default_lr=0.005, lesson=_lessons.MOMENTUM,
 )
 register(
-    "nesterov", "torch.optim:SGD", doc=DOCS["nesterov"], defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
-    analogy="downhill slope, looking ahead", rule="v <- mu v + g;  x <- x - lr * (g + mu v)",
-    velocity=_sgd_velocity,
+    "nesterov", "torch.optim:SGD", defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
+    analogy="downhill slope, looking ahead", velocity=_sgd_velocity, color="#56B4E9", default_lr=0.005, lesson=_lessons.NESTEROV,
 )
 register(
-    "adagrad", "torch.optim:Adagrad", doc=DOCS["adagrad"], display="AdaGrad", analogy="bad shoes",
-    rule="G <- G + g^2;  x <- x - lr * g / (sqrt(G) + eps)", step_size=_adagrad_step,
+    "adagrad", "torch.optim:Adagrad", display="AdaGrad", analogy="bad shoes", step_size=_adagrad_step,
+    color="#009E73", default_lr=0.3, lesson=_lessons.ADAGRAD,
 )
 register(
-    "adadelta", "torch.optim:Adadelta", doc=DOCS["adadelta"], display="Adadelta", analogy="bad shoes, short memory",
-    rule="E[g^2] <- rho E[g^2] + (1-rho) g^2;  d = sqrt(E[dx^2]+eps)/sqrt(E[g^2]+eps) g;  x <- x - lr d",
-    step_size=_adadelta_step,
+    "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
+    step_size=_adadelta_step, color="#F0E442", default_lr=10.0, lesson=_lessons.ADADELTA,
 )
 register(
-    "rmsprop", "torch.optim:RMSprop", doc=DOCS["rmsprop"], display="RMSProp", analogy="slope and shoes, short memory",
-    rule="E[g^2] <- a E[g^2] + (1-a) g^2;  x <- x - lr * g / (sqrt(E[g^2]) + eps)",
-    step_size=_rmsprop_step, velocity=_rmsprop_velocity,
+    "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="slope and shoes, short memory",
+    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#CC79A7", default_lr=0.01, lesson=_lessons.RMSPROP,
 )
 register(
-    "adam", "torch.optim:Adam", doc=DOCS["adam"], display="Adam", analogy="downhill slope and bad shoes",
-    rule="m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  x <- x - lr * m^ / (sqrt(v^) + eps)",
-    step_size=_adam_step, velocity=_adam_velocity,
+    "adam", "torch.optim:Adam", display="Adam", analogy="downhill slope and bad shoes",
+    step_size=_adam_step, velocity=_adam_velocity, color="#E69F00", default_lr=0.05, lesson=_lessons.ADAM,
 )
 register(
-    "adamw", "torch.optim:AdamW", doc=DOCS["adamw"], display="AdamW", analogy="Adam that sheds weight",
-    rule="x <- x - lr * wd * x;  then the Adam step", step_size=_adam_step, velocity=_adam_velocity,
+    "adamw", "torch.optim:AdamW", display="AdamW", analogy="Adam that sheds weight",
+    step_size=_adam_step, velocity=_adam_velocity, color="#882255", linestyle=DASH, default_lr=0.05,
 )
 register(
-    "adamax", "torch.optim:Adamax", doc=DOCS["adamax"], display="Adamax", analogy="Adam whose shoes remember the worst sway",
-    rule="m <- b1 m + (1-b1) g;  u <- max(b2 u, |g| + eps);  x <- x - lr/(1-b1^t) * m / u",
-    step_size=_adamax_step, velocity=_adamax_velocity,
+    "adamax", "torch.optim:Adamax", display="Adamax", analogy="Adam whose shoes remember the worst sway",
+    step_size=_adamax_step, velocity=_adamax_velocity, color="#999933", linestyle=DASH, default_lr=0.05,
 )
 register(
-    "nadam", "torch.optim:NAdam", doc=DOCS["nadam"], display="NAdam", analogy="Adam looking ahead",
-    rule="Adam with a Nesterov look-ahead on m", step_size=_adam_step, velocity=_adam_velocity,
+    "nadam", "torch.optim:NAdam", display="NAdam", analogy="Adam looking ahead",
+    step_size=_adam_step, velocity=_adam_velocity, color="#44AA99", linestyle=DASH, default_lr=0.05,
 )
 register(
-    "radam", "torch.optim:RAdam", doc=DOCS["radam"], display="RAdam", analogy="Adam that warms up its shoes",
-    rule="Adam whose adaptive step is rectified (SGD with momentum while v is unreliable)",
-    step_size=_adam_step, velocity=_adam_velocity,
+    "radam", "torch.optim:RAdam", display="RAdam", analogy="Adam that warms up its shoes",
+    step_size=_adam_step, velocity=_adam_velocity, color="#AA4499", linestyle=DASH, default_lr=0.05,
 )

@@ -56,41 +56,14 @@ import numpy as np
 from ..errors import TrajvizError
 from . import style as S
 
-DEFAULT_FPS = 25.0
-DEFAULT_SECONDS = 6.0       # the frame budget without frames= or duration=: 150 frames at 25 fps
 MARK_FRACTION = 0.09        # a typical large mark spans this fraction of the view's shorter side
 GRID_MARK_FRACTION = 0.15   # in the grid layout, where each small panel has one method
 MARK_CAP = 2.0              # and no mark more than this many times that
 MARK_QUANTILE = 0.9
 NOTEBOOK_WARN_BYTES = 4 * 2**20
-# the keyword options of animate_result, for the CLI and the one-call form
-ANIMATE_OPTIONS = ("fps", "duration", "frames", "story", "layout", "theme", "loss_panel", "size", "dpi",
-                   "title", "xlim", "ylim", "grad_field", "colorbar", "legend", "hold", "progress")
 
 
 # ---- frame budget ----------------------------------------------------------------------------------
-def frame_budget(fps=DEFAULT_FPS, duration=None, frames=None) -> int:
-    """How many frames at most: ``frames``, or ``duration`` seconds at ``fps``, or 6 s at ``fps``."""
-    from .writers import check_fps
-
-    fps = check_fps(fps)
-    if frames is not None and duration is not None:
-        raise TrajvizError("give either frames or duration, not both")
-    if frames is not None:
-        if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames <= 0:
-            raise TrajvizError(f"bad frames {frames!r}: must be a whole number > 0")
-        return int(frames)
-    if duration is not None:
-        try:
-            seconds = float(duration)
-        except (TypeError, ValueError):
-            raise TrajvizError(f"bad duration {duration!r}: must be a number of seconds > 0") from None
-        if isinstance(duration, bool) or not math.isfinite(seconds) or seconds <= 0:
-            raise TrajvizError(f"bad duration {duration!r}: must be a number of seconds > 0")
-        return max(1, int(round(seconds * fps)))
-    return int(round(DEFAULT_SECONDS * fps))
-
-
 def frame_rows(n_rows: int, budget: int) -> np.ndarray:
     """The recorded rows the frames show: evenly spaced from the start to the end, at most
     one frame per row (a short run is not stretched), the last frame the finished paths."""
@@ -98,35 +71,6 @@ def frame_rows(n_rows: int, budget: int) -> np.ndarray:
     if n <= 1:
         return np.array([n_rows - 1], dtype=np.int64)
     return np.floor(np.linspace(0, n_rows - 1, n) + 0.5).astype(np.int64)
-
-
-def _check_hold(hold) -> float:
-    try:
-        value = float(hold)
-    except (TypeError, ValueError):
-        raise TrajvizError(f"bad hold {hold!r}: must be a number of seconds >= 0") from None
-    if not math.isfinite(value) or value < 0:
-        raise TrajvizError(f"bad hold {hold!r}: must be a number of seconds >= 0")
-    return value
-
-
-def check_options(*, fps=DEFAULT_FPS, duration=None, frames=None, layout="auto", theme="light", size=None,
-                  dpi=None, hold=1.5, path=None, **_) -> int:
-    """Check the animation options (and the output path) before any work; returns the frame budget."""
-    from .scene import LAYOUTS, check_choice
-    from .writers import check_animation_path
-
-    budget = frame_budget(fps, duration, frames)
-    check_choice(layout, LAYOUTS, "layout")
-    S.get_theme(theme)
-    if size is not None:
-        S.parse_size(size)
-    if dpi is not None:
-        S.check_dpi(dpi)
-    _check_hold(hold)
-    if path is not None:
-        check_animation_path(path)
-    return budget
 
 
 # ---- display scale of the story marks --------------------------------------------------------------
@@ -321,19 +265,17 @@ class Painter:
     the last frame its artists hold the still plot's data.
     """
 
-    def __init__(self, result, rows: np.ndarray, *, story: bool = True, layout: str = "auto",
-                 theme="light", loss_panel: bool = False, size=None, dpi=None, title=None, xlim=None,
-                 ylim=None, grad_field: bool = False, colorbar: bool = True, legend: bool = True):
+    def __init__(self, result, rows: np.ndarray, options, *, xlim=None, ylim=None):
+        from ..options import replace
         from .plot import draw_losses, draw_paths
         from .scene import SWARM_AT, build_scene
 
-        if layout == "auto":
-            layout = auto_layout(result, story)
-        story = story and len(result.starts) <= SWARM_AT
-        scene = build_scene(result, None, layout=layout, theme=theme, loss_panel=loss_panel, size=size,
-                            dpi=dpi, title=title, xlim=xlim, ylim=ylim, grad_field=grad_field,
-                            colorbar=colorbar, legend=legend,
-                            legend_extra=story_key(result, theme, _font_scale(size, dpi)) if story and legend
+        o = options
+        if o.layout == "auto":
+            o = replace(o, layout=auto_layout(result, o.story))
+        story = o.story and len(result.starts) <= SWARM_AT
+        scene = build_scene(result.surface, result, None, o.picture(), xlim=xlim, ylim=ylim,
+                            legend_extra=story_key(result, o.theme, _font_scale(o.size, o.dpi)) if story and o.legend
                             else ())
         self.scene = scene
         self.result = result
@@ -724,14 +666,14 @@ class Animation:
         scene: the Scene of the last frame (the still plot's artists and data), built on demand.
     """
 
-    def __init__(self, result, rows: np.ndarray, *, fps: float, hold: float, progress: bool = False,
-                 **options):
+    def __init__(self, result, rows: np.ndarray, options, *, xlim=None, ylim=None):
         self.result = result
         self.rows = np.asarray(rows, dtype=np.int64)
-        self.fps = float(fps)
-        self.hold = float(hold)
-        self.progress = progress
+        self.fps = options.fps
+        self.hold = options.hold
+        self.progress = options.progress
         self.options = options
+        self.view = (xlim, ylim)
         self.path: Path | None = None
         self._painter: Painter | None = None
         self._gif: bytes | None = None
@@ -748,8 +690,8 @@ class Animation:
 
     @property
     def size(self) -> tuple[int, int]:
-        w, h = S.figsize(self.options.get("size"), self.options.get("dpi"))
-        dpi = S.DEFAULT_DPI if self.options.get("dpi") is None else S.check_dpi(self.options["dpi"])
+        w, h = S.figsize(self.options.size, self.options.dpi)
+        dpi = S.DEFAULT_DPI if self.options.dpi is None else self.options.dpi
         return int(round(w * dpi)), int(round(h * dpi))
 
     def __repr__(self) -> str:
@@ -759,7 +701,7 @@ class Animation:
                 f"at {self.fps:g} fps, {w}x{h}{where}>")
 
     def painter(self) -> Painter:
-        return Painter(self.result, self.rows, **self.options)
+        return Painter(self.result, self.rows, self.options, xlim=self.view[0], ylim=self.view[1])
 
     def save(self, path, *, progress: bool | None = None) -> Path:
         """Write the animation to ``path`` (.gif, .webp, .png, .mp4, .html), atomically."""
@@ -850,79 +792,35 @@ class _NoBar:
         pass
 
 
-# ---- public entry points --------------------------------------------------------------------------------
-def animate_result(result, path=None, *, fps: float = DEFAULT_FPS, duration: float | None = None,
-                   frames: int | None = None, story: bool = True, layout: str = "auto", theme="light",
-                   loss_panel: bool = False, size=None, dpi=None, title: str | None = None, xlim=None,
-                   ylim=None, grad_field: bool = False, colorbar: bool = True, legend: bool = True,
-                   hold: float = 1.5, progress: bool = False) -> Animation:
+# ---- public entry point ---------------------------------------------------------------------------------
+def animate_result(result, options=None, path=None, *, xlim=None, ylim=None) -> Animation:
     """Animate a Result's paths growing on the contour map; write ``path`` if given.
 
-    Args:
-        result: what ``trajviz.run`` returned.
-        path: .gif, .webp, .png (APNG), .mp4 (needs the mp4 extra) or .html; None to only
-            return the Animation (it renders when saved or shown in Jupyter).
-        fps: frames per second (at most 50).
-        duration, frames: the frame budget, in seconds at ``fps`` or in frames (give one);
-            default 6 s. Long runs are subsampled to it; short runs get one frame per
-            recorded step, never more.
-        story: draw the analogies: velocity arrows, per-axis step boxes, and the -grad arrow
-            of methods with neither (see the module docstring for their scale).
-        layout: ``overlay`` (every method on one map, the default for ``auto``) or ``grid``.
-        theme, loss_panel, size, dpi, title, xlim, ylim, grad_field, colorbar, legend: as
-            for :func:`trajviz.render.plot.plot_result` (size defaults to 1280x720).
-        hold: seconds the last frame stays up before the loop restarts.
-        progress: show a progress bar on stderr while frames render.
+    ``options`` is an :class:`~trajviz.options.AnimateOptions` (fps, duration or frames: the
+    frame budget, default 6 s; hold; story: the velocity arrows, step boxes and -grad arrows;
+    and every picture option). Long runs are subsampled to the budget; short runs get one
+    frame per recorded step, never more. ``path``: .gif, .webp, .png (APNG), .mp4 (mp4 extra)
+    or .html; None to only return the Animation (it renders when saved or shown in Jupyter).
 
     >>> import trajviz
     >>> r = trajviz.run("rosenbrock", "all", steps=300)               # doctest: +SKIP
-    >>> anim = animate_result(r, "rosenbrock.gif", frames=100)         # doctest: +SKIP
+    >>> anim = r.animate("rosenbrock.gif", frames=100)                  # doctest: +SKIP
     """
-    budget = check_options(fps=fps, duration=duration, frames=frames, layout=layout, theme=theme, size=size,
-                           dpi=dpi, hold=hold, path=path)
-    from .writers import check_fps
+    from ..options import AnimateOptions
 
+    options = options or AnimateOptions()
+    if path is not None:
+        from .writers import check_animation_path
+
+        check_animation_path(path)
     if not len(result):
         raise TrajvizError("nothing to animate: the result has no optimizer")
-    rows = frame_rows(len(next(iter(result)).steps), budget)
-    anim = Animation(result, rows, fps=check_fps(fps), hold=_check_hold(hold), progress=progress,
-                     story=bool(story), layout=layout.lower(), theme=theme, loss_panel=bool(loss_panel),
-                     size=size, dpi=dpi, title=title, xlim=xlim, ylim=ylim, grad_field=bool(grad_field),
-                     colorbar=bool(colorbar), legend=bool(legend))
+    rows = frame_rows(len(next(iter(result)).steps), options.budget)
+    anim = Animation(result, rows, options, xlim=xlim, ylim=ylim)
     if path is not None:
         anim.save(path)
     return anim
 
 
-def animate(surface, opt="all", *, steps: int | None = None, start=None, starts: int | None = None,
-            lr: float | None = None, noise: float = 0.0, batch_size: int | None = None, seed: int = 0,
-            device="auto", dtype=None, record_every: int = 1, clip: float | None = None,
-            schedule: str | None = None, tune: bool = False, xlim=None, ylim=None, path=None,
-            fps: float = DEFAULT_FPS, duration: float | None = None, frames: int | None = None,
-            story: bool = True, layout: str = "auto", theme="light", loss_panel: bool = False, size=None,
-            dpi=None, title: str | None = None, grad_field: bool = False, colorbar: bool = True,
-            legend: bool = True, hold: float = 1.5, progress: bool = False) -> Animation:
-    """Run the optimizers and animate them in one call; returns the Animation.
-
-    Takes every keyword of :func:`trajviz.run` and of :func:`animate_result`.
-
-    >>> import trajviz
-    >>> trajviz.animate("rosenbrock", "all", path="rosenbrock.gif")     # doctest: +SKIP
-    """
-    from ..engine import run
-
-    # the animation's options (and the output path) are checked before the (possibly long) run
-    check_options(fps=fps, duration=duration, frames=frames, layout=layout, theme=theme, size=size, dpi=dpi,
-                  hold=hold, path=path)
-    result = run(surface, opt, steps=steps, start=start, starts=starts, lr=lr, noise=noise,
-                 batch_size=batch_size, seed=seed, device=device, dtype=dtype, record_every=record_every,
-                 clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim)
-    return animate_result(result, path, fps=fps, duration=duration, frames=frames, story=story, layout=layout,
-                          theme=theme, loss_panel=loss_panel, size=size, dpi=dpi, title=title, xlim=xlim,
-                          ylim=ylim, grad_field=grad_field, colorbar=colorbar, legend=legend, hold=hold,
-                          progress=progress)
-
-
-__all__ = ["animate", "animate_result", "Animation", "Painter", "frame_budget", "frame_rows", "story_vectors",
-           "mark_kinds", "story_key",
-           "mark_scale", "ANIMATE_OPTIONS", "MARK_FRACTION", "GRID_MARK_FRACTION", "MARK_CAP", "DEFAULT_FPS"]
+__all__ = ["animate_result", "Animation", "Painter", "frame_rows", "story_vectors", "mark_kinds", "story_key",
+           "mark_scale", "MARK_FRACTION", "GRID_MARK_FRACTION", "MARK_CAP"]

@@ -2,8 +2,8 @@
 
 A :class:`Background` is computed once per picture (or per animation) and drawn
 with :func:`draw_background`; an animator draws it once, caches the pixels and then
-draws only what moves. This is the only render module that touches torch: the
-surface is evaluated on CPU in float64 and converted to numpy here.
+draws only what moves. The surface hands over its values as numpy arrays
+(``surface.grid``, ``surface.values``): nothing in ``render/`` touches torch.
 
 >>> import trajviz.surfaces as S
 >>> bg = compute_background(S.get("rosenbrock"))
@@ -27,17 +27,6 @@ LOG_LEVELS = 28
 LINEAR_LEVELS = 24
 LOG_SPAN = 1e8         # log levels cover at most this ratio below the highest value
 HEIGHT_PERCENTILE = 0.5  # the 3D view's log heights stop at this percentile of the grid
-
-
-def _evaluate(surface, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        gx, gy = torch.meshgrid(torch.as_tensor(x, dtype=torch.float64),
-                                torch.as_tensor(y, dtype=torch.float64), indexing="xy")
-        z = surface(torch.stack([gx, gy], dim=-1))
-        z = torch.as_tensor(z, dtype=torch.float64).expand(gx.shape)
-        return z.cpu().numpy().copy()
 
 
 @dataclass(frozen=True)
@@ -115,12 +104,16 @@ def _shift_label(shift: float) -> str:
 def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
                        levels: int | None = None) -> Background:
     """Evaluate ``surface`` on a grid over the view (its domain unless xlim/ylim)."""
-    (x0, x1), (y0, y1) = surface.with_domain(xlim, ylim).domain
+    (x0, x1), (y0, y1) = surface.domain
+    if xlim is not None:
+        x0, x1 = (float(v) for v in xlim)
+    if ylim is not None:
+        y0, y1 = (float(v) for v in ylim)
     wx, wy = x1 - x0, y1 - y0
     nx = max(int(round(points * min(1.0, wx / wy))), 40)
     ny = max(int(round(points * min(1.0, wy / wx))), 40)
     x, y = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
-    z = _evaluate(surface, x, y)
+    z = np.array(surface.grid(x, y), dtype=np.float64)
     z[~np.isfinite(z)] = np.nan
     finite = z[np.isfinite(z)]
     if finite.size == 0:
@@ -193,9 +186,7 @@ def draw_background_3d(ax, bg: Background, theme: Theme, *, points: int = 120):
 
 
 def gradient_field(surface, xlim, ylim, n: int = 21):
-    """``(X, Y, U, V)``: -grad f on an n-point grid (along the longer side), by autograd."""
-    import torch
-
+    """``(X, Y, U, V)``: -grad f on an n-point grid (along the longer side)."""
     (x0, x1), (y0, y1) = xlim, ylim
     wx, wy = x1 - x0, y1 - y0
     nx = max(int(round(n * min(1.0, wx / wy))), 5)
@@ -204,10 +195,7 @@ def gradient_field(surface, xlim, ylim, n: int = 21):
     x = x0 + (np.arange(nx) + 0.5) * wx / nx
     y = y0 + (np.arange(ny) + 0.5) * wy / ny
     gx, gy = np.meshgrid(x, y)
-    pts = torch.tensor(np.stack([gx, gy], -1), dtype=torch.float64, requires_grad=True)
-    value = surface(pts)
-    (grad,) = torch.autograd.grad(value.sum(), pts)
-    g = -grad.detach().numpy()
+    g = -np.asarray(surface.gradients(np.stack([gx, gy], -1)), dtype=np.float64)
     return gx, gy, g[..., 0], g[..., 1]
 
 
@@ -239,19 +227,12 @@ def draw_minima(ax, surface, bg: Background, theme: Theme, size: float = 15.0):
     kw = dict(marker="*", linestyle="none", markersize=size, markerfacecolor=theme.star_face,
               markeredgecolor=theme.star_edge, markeredgewidth=1.0, zorder=6, label="global minimum")
     if hasattr(ax, "zaxis"):
-        z = bg.height(_evaluate_points(surface, pts))
+        z = bg.height(surface.values(pts))
         (line,) = ax.plot(pts[:, 0], pts[:, 1], z, **kw)
     else:
         (line,) = ax.plot(pts[:, 0], pts[:, 1], **kw)
     line.set_gid("minima")
     return line
-
-
-def _evaluate_points(surface, pts: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return surface(torch.as_tensor(pts, dtype=torch.float64)).cpu().numpy()
 
 
 __all__ = ["Background", "compute_background", "draw_background", "draw_background_3d",

@@ -24,71 +24,47 @@ from . import style as S
 from .scene import SWARM_AT, Scene, build_scene, exit_point, valid_path
 
 SAVE_FORMATS = (".png", ".svg", ".pdf")
-# the keyword options of plot_result, for the CLI and the one-call form
-PLOT_OPTIONS = ("layout", "theme", "loss_panel", "size", "dpi", "title", "xlim", "ylim", "grad_field",
-                "view", "colorbar", "legend", "swarm")
-RUN_OPTIONS = ("steps", "start", "starts", "lr", "noise", "batch_size", "seed", "device", "dtype",
-               "record_every", "clip", "xlim", "ylim")
 SWARM_POINTS = 150      # a swarm path is thinned to at most this many vertices
 SWARM_VERTICES = 1_200_000  # and all swarms of a picture to about this many (memory, build time)
 PATH_WIDTH = 2.2
 
 
-def plot_surface(surface, ax=None, *, theme="light", size=None, dpi=None, title: str | None = None,
-                 xlim=None, ylim=None, grad_field: bool = False, view: str = "2d",
-                 colorbar: bool = True, legend: bool = True) -> Figure:
+def plot_surface(surface, options=None, ax=None, *, xlim=None, ylim=None) -> Figure:
     """Draw a surface alone: contours (or a 3D mesh), its minimizers, optionally -grad f arrows.
 
-    ``surface`` is a Surface or anything ``trajviz.surfaces.get`` takes. Returns the figure.
+    ``options`` is a :class:`~trajviz.options.PlotOptions` (default: the defaults). Returns the figure.
 
     >>> import trajviz.surfaces as S
     >>> fig = S.get("beale").plot(theme="dark")            # doctest: +SKIP
     """
-    from .. import surfaces
+    from ..options import PlotOptions
 
-    surf = surfaces.get(surface)
-    scene = build_scene(surf, ax, theme=theme, size=size, dpi=dpi, title=title, xlim=xlim, ylim=ylim,
-                        grad_field=grad_field, view=view, colorbar=colorbar, legend=legend)
+    options = options or PlotOptions()
+    scene = build_scene(surface, None, ax, options, xlim=xlim, ylim=ylim)
     if ax is None:
         scene.settle()
     return scene.fig
 
 
-def plot_result(result, ax=None, *, layout: str = "auto", theme="light", loss_panel: bool = False,
-                size=None, dpi=None, title: str | None = None, xlim=None, ylim=None,
-                grad_field: bool = False, view: str = "2d", colorbar: bool = True, legend: bool = True,
-                swarm: bool | None = None) -> Figure:
+def plot_result(result, options=None, ax=None, *, xlim=None, ylim=None) -> Figure:
     """Draw a Result's paths on the surface's contour map; returns the figure.
 
-    Args:
-        result: what ``trajviz.run`` returned.
-        ax: draw on this axes (its figure is returned). The overlay is drawn on it; a grid
-            layout, a loss panel, or a 3D view on a 2D axes replace ``ax`` by panels that
-            fill its place (``ax`` must come from ``subplots``/``add_subplot``). The legend
-            then sits inside the axes at the least crowded spot.
-        layout: ``"overlay"`` (every method on one map), ``"grid"`` (one panel per method,
-            shared axes, the loss panel in the next cell) or ``"auto"``: grid for a swarm of
-            several methods, else overlay.
-        theme: ``"light"`` or ``"dark"`` (or a :class:`~trajviz.render.style.Theme`).
-        loss_panel: add a panel of loss against step, log scale, in the same colours
-            (minus the optimum, or minus the lowest loss seen if the optimum is unknown).
-        size: ``"WxH"`` or ``(W, H)`` in pixels: the exact pixel size of the PNG.
-            dpi: dots per inch; with ``size`` it scales text within the picture, without it
-            it scales the default 12.8 x 7.2 inch figure (dpi 100 = 1280x720).
-        title: the title; ``None`` for the surface and formula, ``""`` for none.
-        xlim, ylim: the view, ``(lo, hi)``; default the surface's domain.
-        grad_field: draw faint -grad f arrows (2D views).
-        view: ``"2d"`` contours or ``"3d"`` a surface mesh with the paths lying on it.
-        colorbar, legend: draw them (on by default).
-        swarm: draw each method's paths as one translucent collection; default when a run
-            has more than 20 starts.
+    ``options`` is a :class:`~trajviz.options.PlotOptions`: layout (overlay, grid or auto:
+    grid for a swarm of several methods), theme, loss_panel, size (exact pixels), dpi, title,
+    grad_field, view (2d or 3d), colorbar, legend, swarm. With ``ax`` the overlay is drawn on
+    it; a grid, a loss panel or a 3D view on a 2D axes replace ``ax`` by panels that fill its
+    place. ``xlim``/``ylim`` set the view (default: the surface's domain).
 
     Each path is drawn up to its last finite point; a path that diverged ends in an X
     where it left the view and its legend entry says at which step.
     """
-    scene = build_scene(result, ax, layout=layout, theme=theme, loss_panel=loss_panel, size=size,
-                        dpi=dpi, title=title, xlim=xlim, ylim=ylim, grad_field=grad_field, view=view,
-                        colorbar=colorbar, legend=legend, swarm=swarm)
+    from ..checks import pair
+    from ..options import PlotOptions
+
+    options = options or PlotOptions()
+    xlim = None if xlim is None else pair(xlim, "xlim", increasing=True)
+    ylim = None if ylim is None else pair(ylim, "ylim", increasing=True)
+    scene = build_scene(result.surface, result, ax, options, xlim=xlim, ylim=ylim)
     draw_paths(scene)
     if scene.loss_ax is not None:
         draw_losses(scene)
@@ -97,34 +73,17 @@ def plot_result(result, ax=None, *, layout: str = "auto", theme="light", loss_pa
     return scene.fig
 
 
-def plot(surface, opt="all", *, steps: int | None = None, start=None, starts: int | None = None,
-         lr: float | None = None, noise: float = 0.0, batch_size: int | None = None, seed: int = 0,
-         device="auto", dtype=None, record_every: int = 1, clip: float | None = None,
-         schedule: str | None = None, tune: bool = False, xlim=None, ylim=None,
-         ax=None, layout: str = "auto", theme="light", loss_panel: bool = False, size=None, dpi=None,
-         title: str | None = None, grad_field: bool = False, view: str = "2d", colorbar: bool = True,
-         legend: bool = True, swarm: bool | None = None) -> Figure:
-    """Run the optimizers and draw them in one call; returns the figure.
+def check_picture_path(path) -> Path:
+    """The extension is a picture format and the file can be written: checked before any work."""
+    from ..atomic import check_writable
 
-    Takes every keyword of :func:`trajviz.run` and of :func:`plot_result`.
-
-    >>> import trajviz
-    >>> fig = trajviz.plot("himmelblau", "all", starts=500, layout="grid")   # doctest: +SKIP
-    """
-    from ..engine import run
-
-    # plot options are checked before the (possibly long) run
-    S.get_theme(theme)
-    if size is not None:
-        S.parse_size(size)
-    if dpi is not None:
-        S.check_dpi(dpi)
-    result = run(surface, opt, steps=steps, start=start, starts=starts, lr=lr, noise=noise,
-                 batch_size=batch_size, seed=seed, device=device, dtype=dtype, record_every=record_every,
-                 clip=clip, schedule=schedule, tune=tune, xlim=xlim, ylim=ylim)
-    return plot_result(result, ax, layout=layout, theme=theme, loss_panel=loss_panel, size=size, dpi=dpi,
-                       title=title, grad_field=grad_field, view=view, colorbar=colorbar, legend=legend,
-                       swarm=swarm)
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in SAVE_FORMATS:
+        shown = f"'{ext}'" if ext else "no extension"
+        raise TrajvizError(f"cannot save a picture as '{path.name}' ({shown}): use one of "
+                           f"{', '.join(SAVE_FORMATS)}")
+    return check_writable(path)
 
 
 def save_figure(fig: Figure, path, dpi: float | None = None) -> Path:
@@ -134,12 +93,8 @@ def save_figure(fig: Figure, path, dpi: float | None = None) -> Path:
     gives exactly a 1280x720 PNG. Errors (unknown extension, missing folder,
     unwritable file) raise :class:`~trajviz.errors.TrajvizError` before anything is written.
     """
-    path = Path(path)
+    path = check_picture_path(path)
     ext = path.suffix.lower()
-    if ext not in SAVE_FORMATS:
-        shown = f"'{ext}'" if ext else "no extension"
-        raise TrajvizError(f"cannot save a picture as '{path.name}' ({shown}): use one of "
-                           f"{', '.join(SAVE_FORMATS)}")
     dpi = fig.dpi if dpi is None else S.check_dpi(dpi)
     with atomic_path(path) as tmp:
         _savefig(fig, tmp, ext[1:], dpi)
@@ -171,7 +126,9 @@ def _metadata(fmt: str) -> dict:
 
 def result_png(result, dpi: float = 80) -> bytes:
     """The Result's default picture as PNG bytes (for Jupyter's ``_repr_png_``), 1024x576."""
-    fig = plot_result(result, dpi=dpi)
+    from ..options import PlotOptions
+
+    fig = plot_result(result, PlotOptions(dpi=dpi))
     buf = io.BytesIO()
     _savefig(fig, buf, "png", fig.dpi)
     return buf.getvalue()
@@ -419,5 +376,5 @@ def draw_losses(scene: Scene) -> dict:
     return out
 
 
-__all__ = ["plot_surface", "plot_result", "plot", "save_figure", "result_png", "draw_paths", "draw_losses",
-           "exit_point", "swarm_segments", "PLOT_OPTIONS", "RUN_OPTIONS", "SAVE_FORMATS"]
+__all__ = ["plot_surface", "plot_result", "save_figure", "check_picture_path", "result_png", "draw_paths",
+           "draw_losses", "exit_point", "swarm_segments", "SAVE_FORMATS"]

@@ -74,7 +74,9 @@ class Scene:
         everything that changes text sizes has been drawn.
         """
         engine = self.fig.get_layout_engine()
-        if engine is not None and type(engine).__name__ == "ConstrainedLayoutEngine":
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        if isinstance(engine, ConstrainedLayoutEngine):
             engine.execute(self.fig)
 
 
@@ -108,22 +110,9 @@ def pretty_formula(text: str) -> str:
     return text
 
 
-def surface_title(surface) -> str:
-    """``rosenbrock`` or ``rosenbrock:b=10``: the name with the parameters that differ from the defaults."""
-    from .. import surfaces
-
-    try:
-        defaults = surfaces.entry(surface.name).defaults
-    except TrajvizError:
-        return surface.name
-    changed = {k: v for k, v in surface.params.items() if defaults.get(k) != v}
-    return surface.name + (":" + ",".join(f"{k}={v:g}" for k, v in changed.items()) if changed else "")
-
-
-def default_title(surface, result=None) -> str:
+def default_title(surface) -> str:
     formula = pretty_formula(surface.formula)
-    name = surface_title(surface)
-    return formula if surface.formula == surface.name else f"{name}:  f(x, y) = {formula}"
+    return formula if surface.formula == surface.name else f"{surface.label}:  f(x, y) = {formula}"
 
 
 def fit_title(text: str, width_in: float, fonts: S.Fonts) -> tuple[str, float]:
@@ -252,24 +241,18 @@ def _region(ax):
     return spec
 
 
-def build_scene(source, ax=None, *, layout: str = "auto", theme="light", loss_panel: bool = False,
-                size=None, dpi=None, title: str | None = None, xlim=None, ylim=None,
-                grad_field: bool = False, view: str = "2d", colorbar: bool = True, legend: bool = True,
-                swarm: bool | None = None, legend_extra=()) -> Scene:
-    """Lay out the figure for a Result (or a bare Surface) and draw its static parts.
+def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, legend_extra=()) -> Scene:
+    """Lay out the figure for a surface (and a Result's paths, if any) and draw its static parts.
 
-    See :func:`trajviz.render.plot.plot_result` for the options. With ``ax`` given,
-    the overlay is drawn on it; a grid, a loss panel or a 3D view on a 2D axes
-    replace ``ax`` by panels that fill its place in the figure. ``legend_extra``:
-    more legend entries (artists with labels), after the methods' (an animation's
-    key to its arrows and boxes); in the grid layout they get a legend of their own
-    below the panels.
+    ``options`` is a :class:`~trajviz.options.PlotOptions` (see :func:`trajviz.render.plot.plot_result`).
+    With ``ax`` given, the overlay is drawn on it; a grid, a loss panel or a 3D view on a 2D
+    axes replace ``ax`` by panels that fill its place in the figure. ``legend_extra``: more
+    legend entries (artists with labels), after the methods' (an animation's key to its
+    arrows and boxes); in the grid layout they get a legend of their own below the panels.
     """
-
-    result = None if hasattr(source, "domain") else source
-    surface = source if result is None else result.surface
-    layout = check_choice(layout, LAYOUTS, "layout")
-    view = check_choice(view, VIEWS, "view")
+    o = options
+    layout, theme, loss_panel, size, dpi, title = o.layout, o.theme, o.loss_panel, o.size, o.dpi, o.title
+    grad_field, view, colorbar, legend, swarm = o.grad_field, o.view, o.colorbar, o.legend, o.swarm
     th = S.get_theme(theme)
     if size is not None or dpi is not None or ax is None:
         fig_size = S.figsize(size, dpi)
@@ -380,13 +363,13 @@ def build_scene(source, ax=None, *, layout: str = "auto", theme="light", loss_pa
             for a in map_axes:  # no room between small 3D panels; the colour bar names the height
                 a.set_zlabel("")
     if loss_ax is not None:
-        _setup_loss_axes(scene, result)
+        _setup_loss_axes(scene)
 
     if colorbar:
         scene.colorbar = _draw_colorbar(scene, filled)
 
     if title is None:
-        title = default_title(surface, result)
+        title = default_title(surface)
     info = run_summary(result) if result is not None else ""
     w_in, h_in = fig.get_size_inches()
     if grid:
@@ -510,7 +493,7 @@ def _finite_range(arrays) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def _setup_loss_axes(scene: Scene, result):
+def _setup_loss_axes(scene: Scene):
     ax, th, fonts = scene.loss_ax, scene.theme, scene.fonts
     surface = scene.surface
     lo, hi = _finite_range(t.loss for t in scene.traces)

@@ -3,8 +3,6 @@
 Everything here is plain data and small functions; nothing touches pyplot or
 ``matplotlib.rcParams``. Themes are applied to one figure or axes at a time.
 
->>> color_for("adam") == color_for("adam")
-True
 >>> parse_size("1280x720")
 (1280, 720)
 >>> figsize((1280, 720), dpi=100)
@@ -14,45 +12,16 @@ True
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import TrajvizError, unknown
+from ..errors import unknown
 
-# ---- colours per optimizer name --------------------------------------------------------
-# The classic seven take the Okabe-Ito colours (distinguishable with the common colour
-# vision deficiencies); the Adam variants take Paul Tol's muted colours and a dashed
-# line, since eight or more hues can no longer all be told apart by colour alone.
-PALETTE: dict[str, str] = {
-    "sgd": "#D55E00",       # vermillion
-    "momentum": "#0072B2",  # blue
-    "nesterov": "#56B4E9",  # sky blue: momentum's relative
-    "adagrad": "#009E73",   # bluish green
-    "adadelta": "#F0E442",  # yellow
-    "rmsprop": "#CC79A7",   # reddish purple
-    "adam": "#E69F00",      # orange
-    "adamw": "#882255",     # wine
-    "adamax": "#999933",    # olive
-    "nadam": "#44AA99",     # teal
-    "radam": "#AA4499",     # purple
-}
-DASHED = frozenset({"adamw", "adamax", "nadam", "radam"})
-# For names not in PALETTE (user classes): picked by a stable hash of the name.
-FALLBACK: tuple[str, ...] = ("#332288", "#88CCEE", "#117733", "#DDCC77", "#CC6677", "#AA3377",
-                             "#6699CC", "#997700")
-DASH = (0, (5, 2))
-# Repeated runs of one method (an lr sweep) keep its hue, in other shades and dashes.
+# ---- colours of the traces --------------------------------------------------------------------
+# A method's colour, line style and head marker are facts of its optimizer entry (each
+# Trace carries its entry); here only repeats of one method in a picture get other shades.
 _SHADES = ((0.0, "solid"), (-0.35, (0, (5, 2))), (0.4, (0, (1, 1.5))), (-0.6, (0, (6, 2, 1, 2))),
            (0.65, (0, (3, 3))))
-
-
-def color_for(name: str) -> str:
-    """The colour of an optimizer by its registry name; the same in every picture."""
-    key = name.lower()
-    if key in PALETTE:
-        return PALETTE[key]
-    return FALLBACK[zlib.crc32(key.encode()) % len(FALLBACK)]
 
 
 def _mix(color: str, amount: float) -> str:
@@ -75,19 +44,18 @@ class TraceStyle:
 def trace_styles(traces: Iterable) -> dict[str, TraceStyle]:
     """A style per trace label: the name's colour; repeats of a name get other shades.
 
-    ``traces`` are objects with ``.label`` and ``.name`` (Result traces).
+    ``traces`` are Result traces (each carries its method's colour and line style).
     """
     seen: dict[str, int] = {}
     out: dict[str, TraceStyle] = {}
     for trace in traces:
-        name = trace.name.lower()
+        name = trace.name
         k = seen.get(name, 0)
         seen[name] = k + 1
-        base = color_for(name)
         shade, dash = _SHADES[k % len(_SHADES)]
-        if k == 0 and name in DASHED:
-            dash = DASH
-        out[trace.label] = TraceStyle(_mix(base, shade) if shade else base, dash)
+        if k == 0:
+            dash = trace.linestyle
+        out[trace.label] = TraceStyle(_mix(trace.color, shade) if shade else trace.color, dash)
     return out
 
 
@@ -118,6 +86,10 @@ class Theme:
     legend_face: str
     legend_edge: str
     grid: str
+    memory: str          # explain: what the optimizer carried in (its memory)
+    gradient: str        # explain: the new slope
+    metric_cmap: str     # sweep heat-maps: a matplotlib colormap name (best = bright)
+    failed: str          # sweep cells that diverged or never reached the tolerance
 
     def cmap(self):
         from matplotlib.colors import LinearSegmentedColormap
@@ -133,6 +105,7 @@ THEMES: dict[str, Theme] = {
         contour_line="#1A2533", contour_alpha=0.22, path_halo="#1A1A1A", marker_edge="#1A1A1A",
         start_face="#FFFFFF", star_face="#FFFFFF", star_edge="#1A1A1A", arrow="#1A2533",
         arrow_alpha=0.35, legend_face="#FFFFFF", legend_edge="#BBBBBB", grid="#DDDDDD",
+        memory="#6E6E6E", gradient="#B8322A", metric_cmap="viridis_r", failed="#B8B8B8",
     ),
     "dark": Theme(
         name="dark", figure="#14171C", axes="#14171C", text="#E8E8E8", muted="#A8A8A8",
@@ -141,6 +114,7 @@ THEMES: dict[str, Theme] = {
         contour_line="#D0D8E0", contour_alpha=0.18, path_halo="#FFFFFF", marker_edge="#F0F0F0",
         start_face="#14171C", star_face="#FFFFFF", star_edge="#000000", arrow="#D0D8E0",
         arrow_alpha=0.35, legend_face="#1E232A", legend_edge="#444B55", grid="#2C323B",
+        memory="#A7ADB4", gradient="#FF8A80", metric_cmap="magma_r", failed="#3A3F47",
     ),
 }
 
@@ -229,34 +203,15 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX×*,]\s*(\d+)\s*$")
 
 def parse_size(size) -> tuple[int, int]:
     """``"1280x720"`` (or ``(1280, 720)``) -> ``(1280, 720)`` pixels; ``None`` -> the default size."""
-    if size is None:
-        return DEFAULT_SIZE
-    if isinstance(size, str):
-        m = _SIZE.match(size)
-        if not m:
-            raise TrajvizError(f"bad size '{size}': expected WIDTHxHEIGHT in pixels, e.g. 1280x720")
-        w, h = int(m.group(1)), int(m.group(2))
-    else:
-        try:
-            w, h = size
-            if isinstance(w, bool) or isinstance(h, bool) or int(w) != w or int(h) != h:
-                raise ValueError
-            w, h = int(w), int(h)
-        except (TypeError, ValueError):
-            raise TrajvizError(f"bad size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 1280x720") from None
-    if not (32 <= w <= 20000 and 32 <= h <= 20000):
-        raise TrajvizError(f"bad size {w}x{h}: width and height must be between 32 and 20000 pixels")
-    return w, h
+    from ..options import _size
+
+    return DEFAULT_SIZE if size is None else _size(size, "size")
 
 
 def check_dpi(dpi) -> float:
-    try:
-        value = float(dpi)
-    except (TypeError, ValueError):
-        raise TrajvizError(f"bad dpi {dpi!r}: must be a number between 10 and 2000") from None
-    if isinstance(dpi, bool) or not 10 <= value <= 2000:
-        raise TrajvizError(f"bad dpi {dpi!r}: must be a number between 10 and 2000")
-    return value
+    from ..options import _dpi
+
+    return _dpi(dpi, "dpi")
 
 
 def figsize(size=None, dpi=None) -> tuple[float, float]:
@@ -293,12 +248,8 @@ class Fonts:
 
 # ---- captions -----------------------------------------------------------------------------
 def method_name(trace) -> str:
-    """``"Adam"``, or ``"Adam (lr=0.1)"`` when the label carries hyperparameters."""
-    title, label, name = trace.title, trace.label, trace.name
-    extra = ""
-    if label != name:
-        extra = label[len(name):].lstrip(":") if label.startswith(name) else label
-    return f"{title} ({extra})" if extra else title
+    """``"Adam"``, or ``"Adam (lr=0.1)"`` when the user gave hyperparameters."""
+    return trace.full_title
 
 
 def divergence_note(trace) -> str:
@@ -328,7 +279,7 @@ def run_note(trace) -> str:
     return ""
 
 
-__all__ = ["PALETTE", "FALLBACK", "color_for", "TraceStyle", "trace_styles", "Theme", "THEMES",
+__all__ = ["TraceStyle", "trace_styles", "Theme", "THEMES",
            "get_theme", "apply_figure", "apply_axes", "style_legend", "DEFAULT_SIZE", "DEFAULT_DPI",
            "parse_size", "check_dpi", "figsize", "Fonts", "method_name", "divergence_note", "legend_label",
            "run_note"]

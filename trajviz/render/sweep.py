@@ -58,7 +58,7 @@ def plot_sweep(result, ax=None, *, theme="light", size=None, dpi=None, title=Non
         hi = finite.max() if len(finite) else 1.0
         norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
     cmap = _metric_cmap(th)
-    failed_color = "#B8B8B8" if th.name == "light" else "#3A3F47"
+    failed_color = th.failed
     ax0 = result.axes[0]
     handles = []
     if len(result.axes) == 2:
@@ -83,7 +83,7 @@ def plot_sweep(result, ax=None, *, theme="light", size=None, dpi=None, title=Non
             return ax1.values[index[1]], ax0.values[index[0]]
     else:
         x = ax0.values
-        ax.plot(x, shown, color=S.color_for(result.optimizer.split(":")[0]), lw=2)
+        ax.plot(x, shown, color=result.spec.color, lw=2)
         if ax0.log:
             ax.set_xscale("log")
         if use_log:
@@ -125,5 +125,5 @@ def plot_sweep(result, ax=None, *, theme="light", size=None, dpi=None, title=Non
 def _metric_cmap(theme):
     from matplotlib import colormaps
 
-    # low (good) values dark-to-bright in a perceptually uniform map; reversed so best reads as bright
-    return colormaps["viridis_r"] if theme.name == "light" else colormaps["magma_r"]
+    # low (good) values bright in a perceptually uniform map (the theme names it)
+    return colormaps[theme.metric_cmap]

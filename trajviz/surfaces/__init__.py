@@ -25,13 +25,6 @@ from ..specs import is_name, parse_params, split_spec
 
 Domain = tuple[tuple[float, float], tuple[float, float]]
 
-# Generic learning rates for surfaces that declare none (formulas, user surfaces).
-GENERIC_LRS = {
-    "sgd": 0.01, "momentum": 0.005, "nesterov": 0.005, "adagrad": 0.3,
-    "adadelta": 10.0, "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05,
-    "adamax": 0.05, "nadam": 0.05, "radam": 0.05,
-}
-
 
 @dataclass(frozen=True)
 class Surface:
@@ -50,6 +43,9 @@ class Surface:
         lrs: curated learning rates per optimizer name.
         steps: default number of steps for this surface.
         note: one remark shown by ``trajviz list`` (e.g. "no minimum").
+        data: the data set of a surface with minibatches (regression), else None.
+        defaults: the family's default parameters (to name only those that differ).
+        display: a short human title ("Rosenbrock valley"); the name if empty.
     """
 
     name: str
@@ -65,9 +61,53 @@ class Surface:
     steps: int = 300
     note: str = ""
     data: Any = None  # for surfaces with a data set (regression): see minibatch()
+    defaults: Mapping[str, float] = field(default_factory=dict)
+    display: str = ""
 
     def __call__(self, xy):
         return self.fn(xy[..., 0], xy[..., 1], **self.params)
+
+    @property
+    def title(self) -> str:
+        return self.display or self.name
+
+    @property
+    def label(self) -> str:
+        """``rosenbrock`` or ``rosenbrock:b=10``: the name with the parameters that differ from the defaults."""
+        changed = {k: v for k, v in self.params.items() if self.defaults.get(k) != v}
+        return self.name + (":" + ",".join(f"{k}={v:g}" for k, v in changed.items()) if changed else "")
+
+    # ---- numpy views, for pictures (the renderer never touches torch) ----------------------
+    def grid(self, x, y):
+        """Values on the grid ``x`` (nx,) by ``y`` (ny,): an (ny, nx) float64 array, NaN where undefined."""
+        import numpy as np
+        import torch
+
+        with torch.no_grad():
+            gx, gy = torch.meshgrid(torch.as_tensor(np.asarray(x), dtype=torch.float64),
+                                    torch.as_tensor(np.asarray(y), dtype=torch.float64), indexing="xy")
+            z = torch.as_tensor(self(torch.stack([gx, gy], dim=-1)), dtype=torch.float64).expand(gx.shape)
+            out = z.cpu().numpy().copy()
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def values(self, points):
+        """Values at ``points`` (..., 2) as float64."""
+        import numpy as np
+        import torch
+
+        with torch.no_grad():
+            pts = torch.as_tensor(np.asarray(points, dtype=np.float64))
+            return torch.as_tensor(self(pts), dtype=torch.float64).expand(pts.shape[:-1]).cpu().numpy().copy()
+
+    def gradients(self, points):
+        """The gradient at ``points`` (..., 2), by autograd, as float64 (..., 2)."""
+        import numpy as np
+        import torch
+
+        pts = torch.tensor(np.asarray(points, dtype=np.float64), requires_grad=True)
+        (grad,) = torch.autograd.grad(self(pts).sum(), pts)
+        return grad.detach().cpu().numpy()
 
     @property
     def stochastic(self) -> bool:
@@ -79,9 +119,6 @@ class Surface:
         if self.data is None:
             raise TrajvizError(f"surface '{self.name}' has no data set: batch_size needs 'regression'")
         return self.data.loss(xy, index)
-
-    def lr_for(self, optimizer: str) -> float | None:
-        return self.lrs.get(optimizer, GENERIC_LRS.get(optimizer))
 
     @property
     def spec(self) -> str:
@@ -109,10 +146,9 @@ class Surface:
 
 
 def _check_lim(lim, what: str) -> tuple[float, float]:
-    a, b = (float(v) for v in lim)
-    if not (math.isfinite(a) and math.isfinite(b)) or a >= b:
-        raise TrajvizError(f"bad {what} {a:g},{b:g}: need two finite numbers with A < B")
-    return a, b
+    from ..checks import pair
+
+    return pair(lim, what, increasing=True)
 
 
 @dataclass(frozen=True)
@@ -132,7 +168,7 @@ def register(name: str, fn: Callable | None = None, *, formula: str = "", domain
              minima=(), optimum: float | None = None, start=None, log_levels: bool = False,
              params: Mapping[str, float] | None = None, lrs: Mapping[str, float] | None = None,
              steps: int = 300, note: str = "", build: Callable[..., Surface] | None = None,
-             replace_existing: bool = False):
+             display: str = "", replace_existing: bool = False):
     """Add a surface to the registry (usable from notebooks).
 
     ``fn(x, y, **params)`` must use tensor operations so autograd and batching work.
@@ -169,11 +205,30 @@ def register(name: str, fn: Callable | None = None, *, formula: str = "", domain
                 minima=tuple(tuple(float(c) for c in m) for m in value(minima)),
                 optimum=None if value(optimum) is None else float(value(optimum)),
                 start=tuple(float(c) for c in st), log_levels=log_levels, params=p,
-                lrs=dict(value(lrs) or {}), steps=steps, note=note,
+                lrs=curated_rates(lrs, p), steps=steps, note=note, defaults=defaults, display=display,
             )
 
     _REGISTRY[name] = _Entry(name, build, defaults, formula or name)
     return None
+
+
+def curated_rates(lrs, params) -> dict:
+    """A family's curated learning rates for these parameters; a rate the parameters break
+    (a division by zero, a negative or non-finite value) is left out, so the method falls
+    back to its entry's default rate."""
+    try:
+        rates = lrs(dict(params)) if callable(lrs) else lrs
+    except (ArithmeticError, ValueError):
+        return {}
+    out = {}
+    for k, v in dict(rates or {}).items():
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(v) and v > 0:
+            out[k] = v
+    return out
 
 
 def names() -> list[str]:
@@ -242,4 +297,4 @@ def _load_catalog() -> None:
         from . import catalog  # noqa: F401  (registers the built-ins)
 
 
-__all__ = ["Surface", "get", "names", "register", "entry", "GENERIC_LRS"]
+__all__ = ["Surface", "get", "names", "register", "entry", "curated_rates"]
