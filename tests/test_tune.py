@@ -5,7 +5,8 @@ import torch
 import trajviz
 from trajviz.errors import TrajvizError
 from trajviz.schedules import parse_schedule
-from trajviz.sweep import parse_param, sweep
+from trajviz.api import sweep
+from trajviz.sweep import parse_param
 
 
 def test_tuning_finds_one_over_a_on_a_quadratic():

@@ -107,12 +107,89 @@ def explain(method: str, path=None, **options):
 
 # ---- sweep -----------------------------------------------------------------------------------------
 def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = None, **options):
-    """The final loss (or steps to a tolerance) of one optimizer over a 1D or 2D grid of its
-    hyperparameters, every cell in one batched job; see :mod:`trajviz.sweep`."""
-    from .sweep import sweep as _sweep
+    """Run one optimizer over a 1D or 2D grid of its hyperparameters (every cell in one batched
+    job) and return the metric map, a :class:`~trajviz.sweep.SweepResult`.
 
-    (run_kw,) = split(options, RunOptions)
-    return _sweep(surface, opt, params, metric=metric, tol=tol, **run_kw)
+    ``params``: axes such as ``"lr=1e-4:1:log:64"`` or ``"momentum=0:0.99:64"``.
+    ``metric="loss"``: mean final loss over the starts (NaN where a path diverged).
+    ``metric="steps"``: steps until ``loss - optimum <= tol`` (``loss <= tol`` when the
+    surface has no known optimum); NaN where never reached. The other keywords are
+    those of :func:`run` (steps, start, starts, noise, seed, device, ...).
+    """
+    import itertools
+    import math
+
+    import numpy as np
+
+    from .engine import Setup, simulate
+    from .errors import TrajvizError
+    from .sweep import METRICS, Axis, SweepResult, _torch_default, parse_param, steps_to_tol
+
+    (run_options,) = split(options, RunOptions)
+    if metric not in METRICS:
+        raise TrajvizError(f"unknown metric '{metric}' (use loss or steps)")
+    axes = [p if isinstance(p, Axis) else parse_param(p) for p in params]
+    if not 1 <= len(axes) <= 2:
+        raise TrajvizError(f"a sweep takes 1 or 2 --param axes, not {len(axes)}")
+    if len(axes) == 2 and axes[0].key == axes[1].key:
+        raise TrajvizError(f"--param {axes[0].key} is given twice")
+    lr = run_options.pop("lr", None)
+    setup = Setup(RunOptions(surface=surface, **run_options))
+    specs = _optimizers.resolve(opt, lr=lr, surface=setup.surface)
+    if len(specs) != 1:
+        raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
+    spec = specs[0]
+    valid = spec.valid_keys()
+    for a in axes:
+        if a.key not in valid:
+            raise TrajvizError(f"unknown key '{a.key}' for optimizer {spec.name} (valid keys: {', '.join(valid)})")
+    grid = list(itertools.product(*(a.values for a in axes)))
+    variants = [{a.key: float(v) for a, v in zip(axes, cell)} for cell in grid]
+    for a in axes:  # values the optimizer would refuse, found before the long run
+        for v in a.values:
+            spec.with_kwargs(**{a.key: float(v)}).check()
+    if tol is not None and metric != "steps":
+        raise TrajvizError("tol only applies to metric steps (steps until loss - optimum <= tol); "
+                           "with metric loss, leave it out")
+    if metric == "steps":
+        if tol is None:
+            tol = 1e-6
+        if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+            raise TrajvizError(f"bad tolerance: {tol} (must be > 0)")
+        record = list(range(setup.steps + 1))
+    else:
+        record = [0, setup.steps]
+    (trace,) = simulate(setup, [spec], [variants], keys=("path", "loss") if metric == "loss" else ("loss",),
+                        record_steps=record)
+    n = len(setup.x0)
+    shape = tuple(len(a.values) for a in axes)
+    if metric == "loss":
+        final = trace.loss[-1].reshape(len(grid), n)
+        ok = (trace.diverged_at.reshape(len(grid), n) < 0) & np.isfinite(final)
+        values = np.where(ok.all(axis=1), np.where(ok, final, 0).mean(axis=1), np.nan)
+    else:
+        optimum = setup.surface.optimum
+        target = (optimum if optimum is not None else 0.0) + tol
+        per_row = steps_to_tol(trace.loss, trace.steps, target).reshape(len(grid), n)
+        values = np.where(np.isfinite(per_row).all(axis=1), per_row.max(axis=1), np.nan)
+    values = values.reshape(shape)
+    best = None
+    if np.isfinite(values).any():
+        best = tuple(int(i) for i in np.unravel_index(np.nanargmin(values), shape))
+    hp = spec.hyperparameters()
+    default = []
+    for a in axes:
+        d = hp.get(a.key, _torch_default(spec, a.key))
+        try:
+            d = float(d)
+        except (TypeError, ValueError):
+            d = float(a.values[0])
+        scale = np.log(a.values) - np.log(d) if a.log and d > 0 else a.values - d
+        default.append(int(np.argmin(np.abs(scale))))
+    return SweepResult(surface=setup.surface, optimizer=spec.label, spec=spec, axes=axes, metric=metric, values=values,
+                       default=tuple(default), best=best, tol=tol if metric == "steps" else None,
+                       settings=setup.settings(default_hyperparameters={k: hp.get(k) for k in (a.key for a in axes)}))
+
 
 
 def save_picture(fig, path, dpi=None) -> Path:

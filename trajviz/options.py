@@ -46,10 +46,14 @@ _SIZE = re.compile(r"^\s*(\d+)\s*[xX×*,]\s*(\d+)\s*$")
 
 
 def option(default=None, *, help: str, flag: str | None = None, metavar: str | None = None,
-           check=None, multiple: bool = False, cli: bool = True, negate: str | None = None):
-    """A field with what the CLI and the docs need: help, flag, metavar, check (value -> value)."""
+           check=None, multiple: bool = False, cli: bool = True, negate: str | None = None, pair: bool = False):
+    """A field with what the CLI and the docs need: help, flag, metavar, check (value -> value).
+
+    ``negate``: a flag that turns a default-on option off; ``pair``: a ``--x/--no-x`` flag pair
+    for an option whose default (None) means "automatic".
+    """
     return field(default=default, metadata=dict(help=help, flag=flag, metavar=metavar, check=check,
-                                                 multiple=multiple, cli=cli, negate=negate))
+                                                 multiple=multiple, cli=cli, negate=negate, pair=pair))
 
 
 # ---- checks of single values (one rule per kind; wording from trajviz.errors.bad) -------------------
@@ -286,12 +290,15 @@ class PlotOptions:
                          help="All paths on one map, or one small map per optimizer (auto: grid for swarms).")
     theme: Any = option("light", check=lambda v, w: v if not isinstance(v, str) else checks.choice(v, w, THEMES),
                         metavar="light|dark", help="Colours for light or dark slides.")
-    loss_panel: bool = option(False, check=checks.flag, help="Add a panel of loss against step.")
+    loss_panel: bool | None = option(None, check=_optional(checks.flag), pair=True,
+                                     help="The loss curves beside the map (default: on in a picture of its own).")
     size: Any = option(None, check=_size, metavar="WxH", help="Picture size in pixels, e.g. 1280x720.")
     dpi: float | None = option(None, check=_dpi, help="Dots per inch (text scale).")
     title: str | None = option(None, check=_title, help="Title (default: the surface and its formula).")
-    colorbar: bool = option(True, check=checks.flag, negate="--no-colorbar", help="Leave out the colour bar.")
-    legend: bool = option(True, check=checks.flag, negate="--no-legend", help="Leave out the legend.")
+    colorbar: bool = option(False, check=checks.flag,
+                            help="Add a colour bar (without it, a few contour lines carry their values).")
+    legend: bool = option(True, check=checks.flag, negate="--no-legend",
+                          help="Leave out the method names at the heads and the key of the marks.")
     grad_field: bool = option(False, check=checks.flag, help="Draw a faint field of -grad f arrows.")
     view: str = option("2d", check=_choice(VIEWS), metavar="2d|3d",
                        help="Contour map, or the surface in 3D with the paths on it.")
@@ -418,7 +425,10 @@ def click_options(*classes, exclude: tuple[str, ...] = (), only: tuple[str, ...]
                 if not f.metadata.get("cli", True) or f.name in exclude or (only is not None and f.name not in only):
                     continue
                 help_text = f.metadata["help"]
-                if f.type in ("bool", bool) or isinstance(f.default, bool):
+                if f.metadata.get("pair"):
+                    name = flag_of(f)[2:]
+                    opt = click.option(f"--{name}/--no-{name}", f.name, default=None, help=help_text)
+                elif f.type in ("bool", bool) or isinstance(f.default, bool):
                     negate = f.metadata.get("negate")
                     if negate:
                         opt = click.option(negate, f.name, is_flag=True, flag_value=False, default=True,

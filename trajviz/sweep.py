@@ -1,13 +1,13 @@
-"""Hyperparameter maps: the final loss (or the steps to reach a tolerance) over a grid.
+"""Hyperparameter maps: the grid axes, and the metric over the grid as data.
 
-Every cell runs in one batched job on the device (rows = cells x starts; see
-:func:`trajviz.engine.run_job`), so a 64 x 64 map of a momentum method costs
-about what 64 ordinary runs do. This is the convergence-rate map of the
-well-known interactive article on momentum, for any method and any surface.
+:func:`trajviz.api.sweep` runs every cell in one batched job on the device (rows =
+cells x starts), so a 64 x 64 map of a momentum method costs about what 64
+ordinary runs do. This is the convergence-rate map of the well-known interactive
+article on momentum, for any method and any surface.
 
->>> import trajviz.sweep as W
->>> m = W.sweep("quadratic", "momentum", ["lr=1e-3:1:log:16", "momentum=0:0.99:8"], steps=50)  # doctest: +SKIP
->>> m.values.shape                                                                            # doctest: +SKIP
+>>> import trajviz
+>>> m = trajviz.sweep("quadratic", "momentum", ["lr=1e-3:1:log:16", "momentum=0:0.99:8"], steps=50)  # doctest: +SKIP
+>>> m.values.shape                                                                                  # doctest: +SKIP
 (16, 8)
 """
 
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import optimizers as _optimizers
 from .atomic import atomic_path
 from .errors import TrajvizError
 
@@ -122,79 +121,6 @@ def steps_to_tol(loss: np.ndarray, steps: np.ndarray, target: float) -> np.ndarr
     reached = loss <= target
     first = np.argmax(reached, axis=0)
     return np.where(reached.any(axis=0), steps[first].astype(float), np.nan)
-
-
-def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = None, **run_options) -> SweepResult:
-    """Run ``opt`` over the grid of ``params`` (1 or 2 axes) and return the metric map.
-
-    ``metric="loss"``: mean final loss over the starts (NaN where a path diverged).
-    ``metric="steps"``: steps until ``loss - optimum <= tol`` (``loss <= tol`` when the
-    surface has no known optimum); NaN where never reached. ``run_options`` are
-    those of :func:`trajviz.run` (steps, start, starts, noise, seed, device, ...).
-    """
-    from .engine import Setup, simulate
-    from .options import RunOptions
-
-    if metric not in METRICS:
-        raise TrajvizError(f"unknown metric '{metric}' (use loss or steps)")
-    axes = [p if isinstance(p, Axis) else parse_param(p) for p in params]
-    if not 1 <= len(axes) <= 2:
-        raise TrajvizError(f"a sweep takes 1 or 2 --param axes, not {len(axes)}")
-    if len(axes) == 2 and axes[0].key == axes[1].key:
-        raise TrajvizError(f"--param {axes[0].key} is given twice")
-    lr = run_options.pop("lr", None)
-    setup = Setup(RunOptions(surface=surface, **run_options))
-    specs = _optimizers.resolve(opt, lr=lr, surface=setup.surface)
-    if len(specs) != 1:
-        raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
-    spec = specs[0]
-    valid = spec.valid_keys()
-    for a in axes:
-        if a.key not in valid:
-            raise TrajvizError(f"unknown key '{a.key}' for optimizer {spec.name} (valid keys: {', '.join(valid)})")
-    grid = list(itertools.product(*(a.values for a in axes)))
-    variants = [{a.key: float(v) for a, v in zip(axes, cell)} for cell in grid]
-    for a in axes:  # values the optimizer would refuse, found before the long run
-        for v in a.values:
-            spec.with_kwargs(**{a.key: float(v)}).check()
-    if metric == "steps":
-        if tol is None:
-            tol = 1e-6
-        if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-            raise TrajvizError(f"bad tolerance: {tol} (must be > 0)")
-        record = list(range(setup.steps + 1))
-    else:
-        record = [0, setup.steps]
-    (trace,) = simulate(setup, [spec], [variants], keys=("path", "loss") if metric == "loss" else ("loss",),
-                        record_steps=record)
-    n = len(setup.x0)
-    shape = tuple(len(a.values) for a in axes)
-    if metric == "loss":
-        final = trace.loss[-1].reshape(len(grid), n)
-        ok = (trace.diverged_at.reshape(len(grid), n) < 0) & np.isfinite(final)
-        values = np.where(ok.all(axis=1), np.where(ok, final, 0).mean(axis=1), np.nan)
-    else:
-        optimum = setup.surface.optimum
-        target = (optimum if optimum is not None else 0.0) + tol
-        per_row = steps_to_tol(trace.loss, trace.steps, target).reshape(len(grid), n)
-        values = np.where(np.isfinite(per_row).all(axis=1), per_row.max(axis=1), np.nan)
-    values = values.reshape(shape)
-    best = None
-    if np.isfinite(values).any():
-        best = tuple(int(i) for i in np.unravel_index(np.nanargmin(values), shape))
-    hp = spec.hyperparameters()
-    default = []
-    for a in axes:
-        d = hp.get(a.key, _torch_default(spec, a.key))
-        try:
-            d = float(d)
-        except (TypeError, ValueError):
-            d = float(a.values[0])
-        scale = np.log(a.values) - np.log(d) if a.log and d > 0 else a.values - d
-        default.append(int(np.argmin(np.abs(scale))))
-    return SweepResult(surface=setup.surface, optimizer=spec.label, spec=spec, axes=axes, metric=metric, values=values,
-                       default=tuple(default), best=best, tol=tol if metric == "steps" else None,
-                       settings=setup.settings(default_hyperparameters={k: hp.get(k) for k in (a.key for a in axes)}))
 
 
 def _torch_default(spec, key):

@@ -72,6 +72,7 @@ class OptimizerSpec:
     doc: str = ""
     filled: Mapping[str, Any] = field(default_factory=dict)
     color: str = ""
+    dark_color: str = ""
     linestyle: Any = "solid"
     marker: str = "o"
     default_lr: float | None = None
@@ -99,6 +100,17 @@ class OptimizerSpec:
         """``"Adam"``, or ``"Adam (betas=0.9/0.99)"`` with the hyperparameters the user gave."""
         extra = format_kwargs(self.kwargs)
         return f"{self.title} ({extra})" if extra else self.title
+
+    def color_for(self, dark: bool = False) -> str:
+        """The method's colour on a light background, or on a dark one (its own dark colour, else
+        its light one lightened to 3:1 against a near-black background)."""
+        if not dark:
+            return self.color
+        if self.dark_color:
+            return self.dark_color
+        from ..colors import readable
+
+        return readable(self.color, DARK_BACKGROUND, 3.0)
 
     @property
     def fallback_lr(self) -> float | None:
@@ -184,13 +196,14 @@ _REGISTRY: dict[str, OptimizerSpec] = {}
 def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
              velocity: Reader | None = None, step_size: Reader | None = None,
              batchable: bool = True, display: str = "", lr_scale: Any = False, doc: str = "",
-             color: str | None = None, linestyle: Any = "solid", marker: str = "o",
+             color: str | None = None, dark_color: str = "", linestyle: Any = "solid", marker: str = "o",
              default_lr: float | None = None, lesson: Any = None,
              replace_existing: bool = False) -> OptimizerSpec:
     """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
 
-    Facts not given get sensible defaults: a colour of its own (a stable pick by name),
-    a solid line, a round head, and the torch class's own default learning rate.
+    Facts not given get sensible defaults: a colour of its own (a stable pick by name; for dark
+    slides, the same lightened), a solid line, a round head, and the torch class's own default
+    learning rate.
 
     >>> import torch, trajviz.optimizers as O
     >>> e = O.register("heavyball", torch.optim.SGD, defaults={"momentum": 0.99},
@@ -205,11 +218,14 @@ def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analo
     spec = OptimizerSpec(name=name, cls=cls, defaults=dict(defaults or {}), analogy=analogy,
                          velocity=velocity, step_size=step_size, batchable=batchable,
                          display=display, label=name, lr_scale=lr_scale, doc=doc,
-                         color=color or fallback_color(name), linestyle=linestyle, marker=marker,
+                         color=color or fallback_color(name), dark_color=dark_color, linestyle=linestyle,
+                         marker=marker,
                          default_lr=default_lr, lesson=lesson)
     _REGISTRY[name] = spec
     return spec
 
+
+DARK_BACKGROUND = "#14171C"   # what an automatic dark colour is made readable against
 
 # Colours for optimizers that bring none (user classes), picked by a stable hash of the name.
 FALLBACK_COLORS: tuple[str, ...] = ("#332288", "#88CCEE", "#117733", "#DDCC77", "#CC6677", "#AA3377",
@@ -391,7 +407,10 @@ def _load_catalog() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from . import catalog  # noqa: F401
+        from . import catalog
+
+        for args, kw in catalog.ENTRIES:
+            register(*args, **kw)
 
 
 __all__ = ["OptimizerSpec", "register", "get", "get_entry", "resolve", "names", "from_class", "CLASSIC",

@@ -11,7 +11,10 @@ step t into what the renderer draws:
 from __future__ import annotations
 
 from ..lessons import recipes as _lessons
-from . import register as _register
+
+# The built-ins as data: trajviz.optimizers registers them when first asked (the catalog does
+# not import the registry, so the two never import each other).
+ENTRIES: list[tuple[tuple, dict]] = []
 
 
 def register(name, cls, **kw):
@@ -19,7 +22,7 @@ def register(name, cls, **kw):
     # x * (1 - lr wd) moves x by -lr wd x), which lets tuning and sweeps batch rates
     kw.setdefault("lr_scale", True)
     kw.setdefault("doc", DOCS[name])
-    return _register(name, cls, **kw)
+    ENTRIES.append(((name, cls), kw))
 
 
 

@@ -137,23 +137,52 @@ def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
         if not top > floor:
             top = floor + 1.0
         n = levels or LINEAR_LEVELS
-        lv = np.linspace(floor, top, n)
+        # quadratic spacing: levels dense near the minimum, where the paths end up
+        lv = floor + (top - floor) * np.linspace(0.0, 1.0, n) ** 2
     return Background(surface=surface, xlim=(float(x0), float(x1)), ylim=(float(y0), float(y1)),
                       x=x, y=y, z=z, log=log, shift=shift, floor=floor, top=top, levels=lv,
                       label=_shift_label(shift) if log else "f(x, y)")
 
 
-def draw_background(ax, bg: Background, theme: Theme, *, lines: bool = True):
-    """Filled contours (and thin contour lines) on a 2D axes; returns the filled ContourSet."""
+def draw_background(ax, bg: Background, theme: Theme, *, lines: bool = True, labels: bool = False,
+                    fontsize: float = 10.0):
+    """Filled contours (and thin contour lines, a few labelled with their value) on a 2D axes;
+    returns the filled ContourSet."""
     shown = np.ma.masked_invalid(bg.shown(bg.z))
     filled = ax.contourf(bg.x, bg.y, shown, levels=bg.levels, cmap=theme.cmap(), norm=bg.norm(),
                          zorder=0, extend="neither")
     if lines:
         ax.contour(bg.x, bg.y, shown, levels=bg.levels[1::2], colors=theme.contour_line,
-                   linewidths=0.5, alpha=theme.contour_alpha, zorder=0.5)
+                        linewidths=0.6, alpha=theme.contour_alpha, zorder=0.5)
+        if labels:
+            _label_levels(ax, bg, shown, theme, fontsize)
     ax.set_xlim(bg.xlim)
     ax.set_ylim(bg.ylim)
     return filled
+
+
+def _label_levels(ax, bg: Background, shown, theme: Theme, fontsize: float):
+    """A few contour lines labelled with their value (powers of ten on log surfaces): the scale
+    without a colour bar."""
+    if bg.log:
+        lo, hi = math.ceil(math.log10(bg.floor)), math.floor(math.log10(bg.top))
+        values = [10.0 ** e for e in range(lo, hi + 1)]
+        values = values[::max(1, len(values) // 4)]
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        values = [v for v in MaxNLocator(4).tick_values(bg.floor, bg.top) if bg.floor < v < bg.top]
+    if not values:
+        return None
+    cs = ax.contour(bg.x, bg.y, shown, levels=values, colors=theme.contour_line, linewidths=0.9,
+                    alpha=min(1.0, theme.contour_alpha * 2.2), zorder=0.6)
+    from .style import power_of_ten
+
+    fmt = (lambda v: power_of_ten(v) or f"{v:g}") if bg.log else (lambda v: f"{v:g}")
+    texts = ax.clabel(cs, fmt=fmt, fontsize=fontsize, inline=True, inline_spacing=3)
+    for t in texts:
+        t.set_color(theme.muted)
+    return cs
 
 
 def draw_background_3d(ax, bg: Background, theme: Theme, *, points: int = 120):

@@ -1,225 +1,390 @@
-"""The static part of a picture, shared by still plots and animations.
+"""The static part of a picture, shared by still plots and animations: layout, view, what never moves.
 
-:func:`build_scene` makes (or takes) the figure, lays out the panels (overlay or
-grid, optional loss panel, 2D or 3D), and draws everything that does not move:
-the contour background, minima, gradient field, start markers, titles, labels,
-colour bar and legend. Axes limits are fixed here, so an animator can draw the
-scene once, cache its pixels and then draw only the paths as they grow.
+:func:`build_scene` lays out the figure by hand (fast, and the same in every frame):
+a title band (a short title and the formula as a subtitle), the map on the left
+and the loss panel on the right (16:9 filled), or one small map per method in the
+grid layout with the loss panel in the spare cell. The view frames the action
+(:mod:`.view`); the contours are computed for it. Then it draws what does not
+move: the contours (a few labelled, no colour bar by default), the minima, the
+starts, the titles, the loss axes. The layers (:mod:`.layers`) draw the rest.
 
-Nothing here uses pyplot or changes ``matplotlib.rcParams``.
+Nothing here uses pyplot or changes ``matplotlib.rcParams``, and nothing here
+knows which optimizer it draws: colours, markers and names come from the traces.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import TrajvizError, unknown
+from ..errors import TrajvizError
 from . import style as S
-from .background import (Background, compute_background, draw_background, draw_background_3d,
-                         draw_grad_field, draw_minima)
+from .background import Background, compute_background, draw_background, draw_background_3d, draw_minima
 
-LAYOUTS = ("auto", "overlay", "grid")
-VIEWS = ("2d", "3d")
 SWARM_AT = 20          # more starts than this per optimizer are drawn as a translucent swarm
-NARROW_INCHES = 8.0
 
 
 @dataclass
 class Scene:
-    """A laid-out figure with its static artists; the paths are drawn on top of it.
-
-    Attributes:
-        fig: the root Figure. theme, fonts: the look.
-        background: the contour grid and levels (fixed view limits).
-        traces: the traces to draw (empty for a bare surface); styles: colour per label.
-        panel: the map axes per trace label (all the same axes in the overlay layout).
-        map_axes: the distinct map axes; loss_ax: the loss panel or None.
-        swarm: whether paths are drawn as one translucent collection per optimizer.
-        loss_shift: subtracted from losses in the loss panel; loss_floor: clip for the log axis.
-    """
+    """A laid-out figure with its static artists and the geometry the layers need."""
 
     fig: Any
     theme: S.Theme
     fonts: S.Fonts
-    background: Background
     surface: Any
+    result: Any
     traces: list
-    styles: dict[str, S.TraceStyle]
+    styles: dict
     view: str
     layout: str
-    panel: dict[str, Any]
+    panel: dict
     map_axes: list
-    loss_ax: Any = None
-    colorbar: Any = None
-    legend: Any = None
-    swarm: bool = False
+    loss_ax: Any
+    background: Background
+    xlim: tuple
+    ylim: tuple
+    swarm: bool
+    own: bool
     loss_shift: float = 0.0
     loss_floor: float = 1e-16
-    loss_label: str = "f(x, y)"
-    artists: dict[str, Any] = field(default_factory=dict)
+    loss_label: str = "loss"
+    counter_at: tuple | None = None           # (x, y) figure pixels of the step counter's right end
+    key_box: tuple | None = None              # (x0, y0, x1, y1) figure pixels for the key of the marks
+    artists: dict = field(default_factory=dict)
 
     @property
     def is3d(self) -> bool:
         return self.view == "3d"
 
-    def settle(self) -> None:
-        """Run the constrained layout once more before the first draw.
+    # ---- geometry (pixels, y up) ----------------------------------------------------------------------
+    def to_px(self, ax, pts) -> np.ndarray:
+        pts = np.asarray(pts, dtype=float).reshape(-1, 2)
+        if self.is3d:
+            return self._to_px_3d(ax, pts)
+        return ax.transData.transform(pts)
 
-        Its first pass mis-measures the titled, aspect-locked map by a few pixels
-        (the y label can end up cut off); a second pass converges. Call after
-        everything that changes text sizes has been drawn.
-        """
-        engine = self.fig.get_layout_engine()
-        from matplotlib.layout_engine import ConstrainedLayoutEngine
+    def _to_px_3d(self, ax, pts) -> np.ndarray:
+        from mpl_toolkits.mplot3d import proj3d
 
-        if isinstance(engine, ConstrainedLayoutEngine):
-            engine.execute(self.fig)
+        z = self.surface_heights(pts)
+        xs, ys, _ = proj3d.proj_transform(pts[:, 0], pts[:, 1], z, ax.get_proj())
+        return ax.transData.transform(np.column_stack([xs, ys]))
+
+    def surface_heights(self, pts) -> np.ndarray:
+        pts = np.asarray(pts, dtype=float).reshape(-1, 2)
+        out = np.full(len(pts), np.nan)
+        ok = np.isfinite(pts).all(1)
+        if ok.any():
+            out[ok] = self.background.height(self.surface.values(pts[ok])) + self.lift
+        return out
+
+    @property
+    def lift(self) -> float:
+        if not self.is3d:
+            return 0.0
+        lo, hi = self.map_axes[0].get_zlim()
+        return 0.012 * (hi - lo)
+
+    def from_px(self, ax, px) -> np.ndarray:
+        return ax.transData.inverted().transform(np.asarray(px, dtype=float).reshape(-1, 2))
+
+    def axes_px(self, ax) -> tuple[float, float, float, float]:
+        b = ax.bbox
+        return b.x0 + 2, b.y0 + 2, b.x1 - 2, b.y1 - 2
+
+    def px_per_unit(self, ax) -> float:
+        (x0, x1) = self.xlim
+        return ax.bbox.width / (x1 - x0)
+
+    def obstacles_px(self, ax) -> list:
+        """Points labels keep clear of besides the heads: the starts and the minima."""
+        out = []
+        if self.result is not None and not self.swarm:
+            out += list(self.to_px(ax, self.result.starts))
+        minima = _minima_in(self.surface, self.xlim, self.ylim)
+        if len(minima):
+            out += list(self.to_px(ax, minima))
+        return out
+
+    # ---- text ---------------------------------------------------------------------------------------------
+    def label_text(self, trace) -> str:
+        return trace.full_title
+
+    def loss_label_text(self, trace) -> str:
+        return trace.full_title
+
+    def sprite(self, text: str, color: str, small: bool = False, box: bool = True):
+        """A label rendered once, to paste into frames: bold, in the method's colour made readable,
+        on a box of the map's background colour (``box``) or on the figure's background."""
+        from .blit import render_sprite
+
+        size = self.fonts.small * (0.85 if small else 1.0)
+        ink = S.readable(color, self.theme.label_face if box else self.theme.figure)
+
+        def make(fig):
+            return fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=size, fontweight="bold",
+                            color=ink, bbox=self._label_box(color) if box else None)
+
+        return render_sprite(make, self.fig.dpi, pad=1)
+
+    def _label_box(self, color):
+        return dict(boxstyle="round,pad=0.22", facecolor=self.theme.label_face, edgecolor=color,
+                    linewidth=1.3 * self.fonts.scale, alpha=0.92)
+
+    def label_artist(self, ax, text: str, color: str):
+        t = ax.text(0, 0, text, ha="center", va="center", fontsize=self.fonts.small, fontweight="bold",
+                    color=S.readable(color, self.theme.label_face), bbox=self._label_box(color), zorder=10,
+                    clip_on=False)
+        t.set_gid(f"label:{text}")
+        return t
+
+    def loss_label_artist(self, text: str, color: str):
+        from matplotlib.transforms import IdentityTransform
+
+        t = self.fig.text(0, 0, text, ha="left", va="center", fontsize=self.fonts.small, fontweight="bold",
+                          color=S.readable(color, self.theme.figure), transform=IdentityTransform(), zorder=10)
+        t.set_gid(f"loss-label:{text}")
+        return t
 
 
-def check_choice(value: str, choices, kind: str) -> str:
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise unknown(kind, str(value), choices)
-    return value.lower()
-
-
-_POWERS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def power_of_ten(value: float, pos=None) -> str:
-    """A tick label on a log axis: ``1000`` -> ``"10³"``, ``1e-4`` -> ``"10⁻⁴"``, others as ``%g``."""
-    if not value > 0 or not math.isfinite(value):
-        return ""
-    exponent = math.log10(value)
-    n = round(exponent)
-    if abs(exponent - n) > 1e-9:
-        return f"{value:g}"
-    return "10" + str(n).replace("-", "⁻").translate(_POWERS)
+# ---- text helpers --------------------------------------------------------------------------------------------
+from .style import _POWERS, power_of_ten  # noqa: E402, F401  (tick labels on log axes)
 
 
 def pretty_formula(text: str) -> str:
-    """``(a - x)^2`` -> ``(a − x)²``: superscript small integer powers, true minus signs."""
-    import re
-
+    """``(a - x)^2`` -> ``(a − x)²``: superscripts for small integer powers, true minus signs, pi as π."""
     text = text.replace("**", "^")
     text = re.sub(r"\^(\d)(?!\d)", lambda m: m.group(1).translate(_POWERS), text)
-    text = text.replace(" - ", " − ").replace("(-", "(−")
+    text = re.sub(r"(?<![\w.])0\.5 ", "½ ", text)
+    text = re.sub(r"\bpi\b", "π", text)
+    text = text.replace(" - ", " − ").replace("(-", "(−").replace(" -", " −")
     return text
 
 
-def default_title(surface) -> str:
-    formula = pretty_formula(surface.formula)
-    return formula if surface.formula == surface.name else f"{surface.label}:  f(x, y) = {formula}"
+def title_of(surface, result, title: str | None) -> tuple[str, str]:
+    """A short title (``"Rosenbrock valley · 500 steps"``) and the formula as a subtitle."""
+    if title is not None:
+        return title, ""
+    parts = [surface.title]
+    if result is not None:
+        s = result.settings
+        parts.append(f"{s.get('steps', int(result.traces[next(iter(result.traces))].steps[-1])):,} steps")
+        n = s.get("starts", len(result.starts))
+        if n > 1:
+            parts.append(f"{n:,} starts")
+        if s.get("noise"):
+            parts.append(f"noise {s['noise']:g}")
+        if s.get("batch_size"):
+            parts.append(f"batches of {s['batch_size']}")
+        if s.get("lr") is not None:
+            parts.append(f"lr {s['lr']:g}")
+        if s.get("schedule"):
+            parts.append(f"{s['schedule']} schedule")
+        if s.get("tuned"):
+            parts.append("rates tuned")
+    sub = pretty_formula(surface.equation)
+    if sub and sub != surface.title:
+        sub = "f(x, y) = " + sub if "=" not in sub.split(",")[0] else sub
+    else:
+        sub = ""
+    return "  ·  ".join(parts), sub
 
 
-def fit_title(text: str, width_in: float, fonts: S.Fonts) -> tuple[str, float]:
-    """The title and its font size for a width in inches: long titles get a smaller font,
-    at most two lines, and an ellipsis."""
-    import textwrap
-
-    def chars(size):
-        return max(int(width_in * 72 / (0.55 * size)), 20)
-
-    if len(text) <= chars(fonts.title):
-        return text, fonts.title
-    lines = textwrap.wrap(text, chars(fonts.label))
-    if len(lines) > 2:
-        lines = lines[:2]
-        lines[1] = lines[1][:chars(fonts.label) - 1].rstrip() + "…"
-    return "\n".join(lines), fonts.label
+def _fit_text(fig, text: str, size: float, width_px: float, bold: bool = False, min_size: float = 7.0) -> float:
+    """The largest font size <= ``size`` at which ``text`` fits ``width_px`` on one line."""
+    w = S.text_width(text, size, bold) * fig.dpi / 72
+    if w <= width_px:
+        return size
+    return max(size * width_px / w, min_size)
 
 
-def run_summary(result) -> str:
-    """``"500 steps, 2,000 starts, noise 0.1"`` from a Result's settings."""
-    s = result.settings
-    steps = s.get("steps", int(next(iter(result)).steps[-1]))
-    parts = [f"{steps:,} steps"]
-    n = s.get("starts", len(result.starts))
-    if n > 1:
-        parts.append(f"{n:,} starts")
-    if s.get("noise"):
-        parts.append(f"noise {s['noise']:g}")
-    if s.get("batch_size"):
-        parts.append(f"batch {s['batch_size']}")
-    if s.get("lr") is not None:
-        parts.append(f"lr {s['lr']:g}")
-    if s.get("schedule"):
-        parts.append(f"{s['schedule']} schedule")
-    if s.get("tuned"):
-        parts.append("learning rates tuned")
-    return ", ".join(parts)
+def _minima_in(surface, xlim, ylim) -> np.ndarray:
+    pts = np.asarray(surface.minima, dtype=np.float64).reshape(-1, 2)
+    inside = (pts[:, 0] >= xlim[0]) & (pts[:, 0] <= xlim[1]) & (pts[:, 1] >= ylim[0]) & (pts[:, 1] <= ylim[1])
+    return pts[inside]
 
 
-def valid_path(trace, i: int) -> np.ndarray:
-    """The (T', 2) finite prefix of path i (up to its divergence)."""
-    p = trace.path[:, i]
-    ok = trace.valid()[:, i] & np.isfinite(p).all(-1)
-    return p[ok]
-
-
-def exit_point(path: np.ndarray, xlim, ylim) -> np.ndarray | None:
-    """Where ``path`` last leaves the view rectangle, on its border; None if it ends inside."""
-    if len(path) == 0:
-        return None
-    inside = ((path[:, 0] >= xlim[0]) & (path[:, 0] <= xlim[1])
-              & (path[:, 1] >= ylim[0]) & (path[:, 1] <= ylim[1]))
-    if inside[-1]:
-        return None
-    idx = np.flatnonzero(inside)
-    if len(idx) == 0:
-        return None
-    j = idx[-1]
-    a, b = path[j], path[j + 1]
-    d = b - a
-    t = 1.0
-    for k, (lo, hi) in enumerate((xlim, ylim)):
-        if d[k] > 0:
-            t = min(t, (hi - a[k]) / d[k])
-        elif d[k] < 0:
-            t = min(t, (lo - a[k]) / d[k])
-    return a + max(t, 0.0) * d
-
-
-def _end_marks(scene) -> set:
-    """Which end marks the paths will need: ``exit`` (diverged), ``outside`` (ended off view)."""
-    marks = set()
-    if scene.swarm:
-        return marks
-    bg = scene.background
-    for trace in scene.traces:
-        for i in range(trace.n_starts):
-            if trace.diverged_at[i] >= 0:
-                marks.add("exit")
-            elif not scene.is3d and exit_point(valid_path(trace, i), bg.xlim, bg.ylim) is not None:
-                marks.add("outside")
-    return marks
-
-
-def _grid_shape(n: int, aspect: float, width: float, height: float, fonts: S.Fonts) -> tuple[int, int]:
-    """Rows and columns for n panels of aspect (w/h) that make the panels largest.
-
-    Sizes in inches; each panel loses room to its two-line title and tick labels,
-    the figure to the colour bar and the title.
-    """
-    row_extra = (3.2 * fonts.legend + 1.6 * fonts.tick) / 72
-    col_extra = 3.5 * fonts.tick / 72
-    width, height = width - 1.1, height - 2.6 * fonts.title / 72
+# ---- layout --------------------------------------------------------------------------------------------------
+def _grid_shape(n: int, aspect: float, width: float, height: float, title_h: float) -> tuple[int, int]:
+    """Rows and columns for n panels of ``aspect`` (w/h) that make the panels largest (pixels in)."""
     best, best_key = (1, n), None
     for cols in range(1, n + 1):
         rows = math.ceil(n / cols)
-        cell_w = min(width / cols - col_extra, (height / rows - row_extra) * aspect)
-        key = (round(cell_w, 3), -(rows * cols - n))
+        cell_w = min(width / cols, (height / rows - title_h) * aspect)
+        key = (round(cell_w, 1), -(rows * cols - n))
         if best_key is None or key > best_key:
             best, best_key = (rows, cols), key
     return best
 
 
-def _label_outer(axes: list, cols: int, extra: int = 0) -> None:
+def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated: bool = False) -> Scene:
+    """Lay out the figure for a surface (and a Result's paths, if any) and draw its static parts.
+
+    ``options`` is a :class:`~trajviz.options.PlotOptions`. With ``ax`` given, the map is
+    drawn on it (a grid, a loss panel or a 3D view need a figure of their own, made when
+    ``ax`` is None). ``animated``: leave room for the step counter and the key of the marks.
+    """
+    o = options
+    th = S.get_theme(o.theme)
+    traces = list(result) if result is not None else []
+    view = o.view
+    if ax is not None and getattr(ax, "name", "") == "3d":
+        view = "3d"
+    n_starts = len(result.starts) if result is not None else 0
+    swarm = (n_starts > SWARM_AT) if o.swarm is None else bool(o.swarm)
+    own = ax is None
+    loss_panel = bool(traces) and (o.loss_panel if o.loss_panel is not None else own)
+    if loss_panel and not traces:
+        raise TrajvizError("a loss panel needs a run (a Result), not a bare surface")
+    layout = o.layout
+    if layout == "auto":
+        layout = "grid" if swarm and len(traces) > 1 and view == "2d" else "overlay"
+    grid = layout == "grid" and len(traces) > 1
+    if not own and (grid or loss_panel or (view == "3d") != (getattr(ax, "name", "") == "3d")):
+        raise TrajvizError("a grid, a loss panel or a 3D view needs a figure of its own: leave out ax, or "
+                           "pass layout='overlay', loss_panel=False and an axes of the same kind")
+    if own:
+        from .figure import new_figure
+
+        w_in, h_in = S.figsize(o.size, o.dpi)
+        fig = new_figure((w_in, h_in), o.dpi or S.DEFAULT_DPI, th.figure)
+    else:
+        fig = ax.figure
+        fig = getattr(fig, "figure", fig)
+        w_in, h_in = fig.get_size_inches()
+    fonts = S.Fonts.for_figure(w_in, h_in)
+    dpi = fig.dpi
+    W, H = w_in * dpi, h_in * dpi
+    pt = dpi / 72                                   # pixels per point
+    styles = S.trace_styles(traces)
+
+    # ---- boxes, in pixels ------------------------------------------------------------------------------
+    title_h = (fonts.title * 1.25 + fonts.subtitle * 1.3) * pt + 10 * fonts.scale if own else 0.0
+    tick_w = 3.6 * fonts.tick * pt                  # room for y tick labels ("−1.5", "10⁻³")
+    tick_h = 2.6 * fonts.tick * pt                  # x tick labels and the axis letter
+    pad = 10 * fonts.scale
+    panel = {}
+    map_axes = []
+    loss_ax = None
+    counter_at = (W - pad, H - pad - fonts.title * pt * 0.6) if own and animated else None
+    key_box = None
+    proj = {"projection": "3d"} if view == "3d" else {}
+    if not own:
+        map_axes = [ax]
+        panel = {t.label: ax for t in traces}
+        bbox = ax.get_window_extent()
+        aspect = bbox.width / max(bbox.height, 1)
+    elif not grid:
+        top = H - title_h
+        map_h = top - tick_h - pad
+        label_w = _label_width(traces, fonts, pt) if loss_panel else 0
+        if loss_panel:
+            map_w = min(map_h, 0.52 * W)
+        else:
+            map_w = min(map_h * 1.5, W - tick_w - 2 * pad)
+        x0 = tick_w + pad
+        rect = (x0, tick_h, map_w, map_h)
+        m = fig.add_axes(_frac(rect, W, H), **proj)
+        map_axes, panel = [m], {t.label: m for t in traces}
+        aspect = map_w / map_h
+        if loss_panel:
+            lx0 = x0 + map_w + tick_w + 2.2 * pad
+            lx1 = W - label_w - pad
+            key_h = (2 * fonts.small * 1.5 * pt + pad) if animated else 0.0
+            ly0 = tick_h + key_h
+            loss_ax = fig.add_axes(_frac((lx0, ly0, max(lx1 - lx0, 40), top - ly0 - 1.6 * fonts.label * pt), W, H))
+            if animated:
+                key_box = (x0 + map_w + 2.2 * pad, pad * 0.5, W - pad, tick_h + key_h - 2.2 * fonts.tick * pt)
+        elif animated:
+            key_box = (x0 + map_w + 2 * pad, tick_h, W - pad, tick_h + 3 * fonts.small * 1.6 * pt)
+    else:
+        n = len(traces) + (1 if loss_panel else 0)
+        top = H - title_h
+        cell_title = fonts.label * 1.6 * pt
+        avail_w, avail_h = W - tick_w - pad, top - tick_h
+        rows, cols = _grid_shape(n, 1.25, avail_w, avail_h, cell_title + tick_h * 0.2)
+        cw, ch = avail_w / cols, avail_h / rows
+        inner_w, inner_h = cw - tick_w * 0.35 - pad, ch - cell_title - tick_h * 0.35
+        for i, t in enumerate(traces):
+            r, c = divmod(i, cols)
+            rect = (tick_w + c * cw, top - (r + 1) * ch + tick_h * 0.35, inner_w, inner_h)
+            share = {} if view == "3d" or not map_axes else {"sharex": map_axes[0], "sharey": map_axes[0]}
+            a = fig.add_axes(_frac(rect, W, H), **proj, **share)
+            map_axes.append(a)
+            panel[t.label] = a
+        aspect = inner_w / inner_h
+        if loss_panel:
+            r, c = divmod(len(traces), cols)
+            lw = _label_width(traces, fonts, pt)
+            rect = (tick_w + c * cw + tick_w * 0.6, top - (r + 1) * ch + tick_h * 0.35,
+                    max(inner_w - lw - tick_w * 0.6, 40), inner_h)
+            loss_ax = fig.add_axes(_frac(rect, W, H))
+        spare = rows * cols - n
+        if animated and spare > 0:
+            r, c = divmod(n, cols)
+            key_box = (tick_w + c * cw, top - (r + 1) * ch, tick_w + (c + spare) * cw - pad, top - r * ch - cell_title)
+
+    # ---- the view, then the contours for it -------------------------------------------------------------
+    from .view import fit_view
+
+    whole = swarm or result is None or view == "3d"
+    vx, vy = fit_view(surface, result, aspect if view == "2d" else 1.0, xlim=xlim, ylim=ylim, whole=whole)
+    bg = compute_background(surface, vx, vy, points=260 if len(map_axes) == 1 else 160)
+    scene = Scene(fig=fig, theme=th, fonts=fonts, surface=surface, result=result, traces=traces, styles=styles,
+                  view=view, layout="grid" if grid else "overlay", panel=panel, map_axes=map_axes, loss_ax=loss_ax,
+                  background=bg, xlim=vx, ylim=vy, swarm=swarm, own=own, counter_at=counter_at, key_box=key_box)
+    for a in map_axes:
+        _draw_map_static(scene, a, o)
+    if result is not None and not swarm:
+        for a in map_axes:
+            _draw_starts(scene, a, result.starts)
+    if grid:
+        for t in traces:
+            _panel_title(scene, panel[t.label], t)
+        if view == "2d":
+            cols = _grid_shape(len(traces) + (1 if loss_panel else 0), 1.25, W - tick_w - pad,
+                               H - title_h - tick_h, fonts.label * 1.6 * pt)[1]
+            _label_outer(map_axes, cols, len(traces) + (1 if loss_panel else 0))
+    if loss_ax is not None:
+        _setup_loss_axes(scene)
+    if own and o.title != "":
+        text, sub = title_of(surface, result, o.title)
+        width = W - 2 * pad - (10 * fonts.title * pt if animated else 0)
+        size = _fit_text(fig, text, fonts.title, width, bold=True, min_size=fonts.small)
+        t1 = fig.text(pad / W, 1 - pad / H, text, ha="left", va="top", fontsize=size, fontweight="bold",
+                      color=th.text)
+        t1.set_gid("title")
+        if sub:
+            size2 = _fit_text(fig, sub, fonts.subtitle, W - 2 * pad, min_size=fonts.small * 0.75)
+            t2 = fig.text(pad / W, 1 - (pad + fonts.title * 1.3 * pt) / H, sub, ha="left", va="top",
+                          fontsize=size2, color=th.muted)
+            t2.set_gid("subtitle")
+    elif not own and o.title != "":
+        text, _ = title_of(surface, result, o.title)
+        map_axes[0].set_title(text, loc="left", color=th.text, fontsize=fonts.label)
+    if o.colorbar and view == "2d":
+        _draw_colorbar(scene)
+    return scene
+
+
+def _frac(rect, W, H):
+    x, y, w, h = rect
+    return (x / W, y / H, w / W, h / H)
+
+
+def _label_width(traces, fonts, pt) -> float:
+    if not traces:
+        return 0.0
+    w = max(S.text_width(t.full_title, fonts.small, True) for t in traces) * pt
+    return w + 18 * fonts.scale
+
+
+def _label_outer(axes: list, cols: int, n: int) -> None:
     """Tick labels only on the left column and on panels with no panel below them."""
-    n = len(axes) + extra
     for i, a in enumerate(axes):
         if i % cols:
             a.tick_params(labelleft=False)
@@ -229,439 +394,136 @@ def _label_outer(axes: list, cols: int, extra: int = 0) -> None:
             a.set_xlabel("")
 
 
-def _is3d(ax) -> bool:
-    return getattr(ax, "name", "") == "3d"
-
-
-def _region(ax):
-    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
-    if spec is None:
-        raise TrajvizError("this layout needs an axes made with subplots (grid, loss panel or 3D view "
-                           "replace it with several panels in the same place)")
-    return spec
-
-
-def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, legend_extra=()) -> Scene:
-    """Lay out the figure for a surface (and a Result's paths, if any) and draw its static parts.
-
-    ``options`` is a :class:`~trajviz.options.PlotOptions` (see :func:`trajviz.render.plot.plot_result`).
-    With ``ax`` given, the overlay is drawn on it; a grid, a loss panel or a 3D view on a 2D
-    axes replace ``ax`` by panels that fill its place in the figure. ``legend_extra``: more
-    legend entries (artists with labels), after the methods' (an animation's key to its
-    arrows and boxes); in the grid layout they get a legend of their own below the panels.
-    """
-    o = options
-    layout, theme, loss_panel, size, dpi, title = o.layout, o.theme, o.loss_panel, o.size, o.dpi, o.title
-    grad_field, view, colorbar, legend, swarm = o.grad_field, o.view, o.colorbar, o.legend, o.swarm
-    th = S.get_theme(theme)
-    if size is not None or dpi is not None or ax is None:
-        fig_size = S.figsize(size, dpi)
-    traces = list(result) if result is not None else []
-    if loss_panel and not traces:
-        raise TrajvizError("a loss panel needs a run (a Result), not a bare surface")
-    if ax is not None and _is3d(ax):
-        view = "3d"
-    is3d = view == "3d"
-    bg = compute_background(surface, xlim, ylim)
-    n_starts = len(result.starts) if result is not None else 0
-    swarm = (n_starts > SWARM_AT) if swarm is None else bool(swarm)
-
-    own = ax is None
-    if own:
-        fig = S.figure_class()(figsize=fig_size, dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
-                     layout="constrained")
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        FigureCanvasAgg(fig)
-        S.apply_figure(fig, th)
-        fig.get_layout_engine().set(w_pad=0.08, h_pad=0.08, wspace=0.04, hspace=0.06)
-        parent = fig
-        region = fig.add_gridspec(1, 1)[0]
-    else:
-        parent = ax.figure
-        fig = getattr(ax.figure, "figure", ax.figure)  # the root figure, also of a subfigure's axes
-        region = None
-        # the theme's text colours need its background: colour the figure too
-        S.apply_figure(fig, th)
-    fonts = S.Fonts.for_figure(*fig.get_size_inches())
-
-    if layout == "auto":
-        # thousands of paths of seven methods on one map are a blur: one panel each
-        layout = "grid" if swarm and len(traces) > 1 and not is3d else "overlay"
-    grid = layout == "grid" and len(traces) > 1
-    proj = {"projection": "3d"} if is3d else {}
-    # beside the map on wide pictures; on narrow ones (under ~8 inches, 800 px at dpi 100)
-    # a legend on the right would squeeze the map to nothing, so it goes on the map
-    legend_parent = fig if own and fig.get_size_inches()[0] >= NARROW_INCHES else None
-    if not own and not grid and not loss_panel and is3d == _is3d(ax):
-        map_axes = [ax]
-        panel = {t.label: ax for t in traces}
-        loss_ax = None
-    else:
-        if not own:
-            region = _region(ax)
-            ax.remove()
-        loss_ax = None
-        if not grid:
-            if loss_panel and own:
-                # map on the left; legend above the loss panel on the right
-                w_in, h_in = fig.get_size_inches()
-                ratio = 1.2 if is3d else (bg.xlim[1] - bg.xlim[0]) / (bg.ylim[1] - bg.ylim[0])
-                map_w = (h_in - 1.0) * ratio + 2.4
-                map_w = min(max(map_w, 0.45 * w_in), 0.66 * w_in)
-                left, right = fig.subfigures(1, 2, width_ratios=(map_w, w_in - map_w), wspace=0.0)
-                for sub in (left, right):
-                    sub.set_facecolor("none")
-                m = left.add_subplot(**proj)
-                loss_ax = right.add_subplot()
-                legend_parent = right
-            elif loss_panel:
-                # without a layout engine, leave room for the map's colour bar between the panels
-                spaced = fig.get_layout_engine() is None
-                gs = region.subgridspec(1, 2, wspace=0.6 if spaced else None)
-                m = parent.add_subplot(gs[0], **proj)
-                loss_ax = parent.add_subplot(gs[1])
-            else:
-                m = parent.add_subplot(region, **proj)
-            map_axes = [m]
-            panel = {t.label: m for t in traces}
-        else:
-            n = len(traces) + (1 if loss_panel else 0)
-            (x0, x1), (y0, y1) = bg.xlim, bg.ylim
-            w_in, h_in = fig.get_size_inches()
-            rows, cols = _grid_shape(n, (x1 - x0) / (y1 - y0), w_in, h_in, fonts)
-            gs = region.subgridspec(rows, cols)
-            map_axes, panel = [], {}
-            for i, trace in enumerate(traces):
-                share = {} if is3d or not map_axes else {"sharex": map_axes[0], "sharey": map_axes[0]}
-                a = parent.add_subplot(gs[i // cols, i % cols], **proj, **share)
-                map_axes.append(a)
-                panel[trace.label] = a
-            if loss_panel:
-                i = len(traces)
-                loss_ax = parent.add_subplot(gs[i // cols, i % cols])
-
-    scene = Scene(fig=fig, theme=th, fonts=fonts, background=bg, surface=surface, traces=traces,
-                  styles=S.trace_styles(traces), view=view, layout="grid" if grid else "overlay",
-                  panel=panel, map_axes=map_axes, loss_ax=loss_ax, swarm=swarm)
-    scene.artists["legend_parent"] = legend_parent
-    scene.artists["legend_extra"] = list(legend_extra)
-    scene.artists["marks"] = _end_marks(scene)
-
-    filled = None
-    for a in map_axes:
-        filled = _draw_map_static(scene, a, grad_field)
-    if result is not None and not swarm:
-        for a in map_axes:
-            _draw_starts(scene, a, result.starts)
-    if grid:
-        for trace in traces:
-            _panel_title(scene, panel[trace.label], trace)
-        if not is3d:
-            _label_outer(map_axes, cols, extra=1 if loss_ax is not None else 0)
-        else:
-            for a in map_axes:  # no room between small 3D panels; the colour bar names the height
-                a.set_zlabel("")
-    if loss_ax is not None:
-        _setup_loss_axes(scene)
-
-    if colorbar:
-        scene.colorbar = _draw_colorbar(scene, filled)
-
-    if title is None:
-        title = default_title(surface)
-    info = run_summary(result) if result is not None else ""
-    w_in, h_in = fig.get_size_inches()
-    if grid:
-        text, size = fit_title(title, 0.9 * w_in, fonts)
-        text = "\n".join(t for t in (text, info) if t)
-        if text:
-            fig.suptitle(text, color=th.text, fontsize=size)
-    elif title:
-        a = map_axes[0]
-        if not own:
-            width = a.get_position().width * w_in
-        elif is3d:
-            width = 0.55 * w_in
-        else:
-            ratio = (bg.xlim[1] - bg.xlim[0]) / (bg.ylim[1] - bg.ylim[0])
-            room = (0.62 * w_in if loss_ax is not None else w_in - (5.6 if legend else 1.8))
-            width = min((h_in - 1.1) * ratio, room)
-        text, size = fit_title(title, width, fonts)
-        a.set_title(text, loc="left", color=th.text, fontsize=size)
-
-    if legend:
-        scene.legend = _draw_legend(scene, own, info)
-    return scene
-
-
-def _draw_map_static(scene: Scene, ax, grad_field: bool):
+def _draw_map_static(scene: Scene, ax, o):
     th, bg, fonts = scene.theme, scene.background, scene.fonts
     if scene.is3d:
-        filled = draw_background_3d(ax, bg, th)
+        draw_background_3d(ax, bg, th)
         ax.computed_zorder = False
         (x0, x1), (y0, y1) = bg.xlim, bg.ylim
         m = max(x1 - x0, y1 - y0)
-        ax.set_box_aspect(((x1 - x0) / m, (y1 - y0) / m, 0.55), zoom=0.95)
+        ax.set_box_aspect(((x1 - x0) / m, (y1 - y0) / m, 0.55), zoom=0.92)
         ax.view_init(elev=38, azim=-58)
-        ax.set_zlabel(bg.height_label, labelpad=6)
+        ax.set_zlabel(bg.height_label, labelpad=8 * fonts.scale)
         ax.set_xlabel("x", labelpad=4)
         ax.set_ylabel("y", labelpad=4)
-        from matplotlib.cm import ScalarMappable
-
-        filled = ScalarMappable(norm=bg.norm3d(), cmap=th.cmap())
     else:
-        filled = draw_background(ax, bg, th)
-        ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        if grad_field:
+        draw_background(ax, bg, th, labels=scene.layout == "overlay", fontsize=fonts.small * 0.9)
+        ax.set_aspect("auto")
+        ax.set_xlabel("x", labelpad=2)
+        ax.set_ylabel("y", labelpad=2, rotation=0)
+        ax.locator_params(nbins=5)
+        if o.grad_field:
+            from .background import draw_grad_field
+
             scene.artists.setdefault("grad_field", []).append(draw_grad_field(ax, scene.surface, bg, th))
+    ax.set_xlim(scene.xlim)
+    ax.set_ylim(scene.ylim)
     ax.set_autoscale_on(False)
-    scene.artists.setdefault("minima", []).append(draw_minima(ax, scene.surface, bg, th,
-                                                              size=14 * fonts.tick / 10))
+    star = draw_minima(ax, scene.surface, bg, th, size=fonts.head * 1.45)
+    scene.artists.setdefault("minima", []).append(star)
     S.apply_axes(ax, th, fonts)
-    return filled
 
 
 def _draw_starts(scene: Scene, ax, starts: np.ndarray):
     th = scene.theme
     pts = np.unique(np.asarray(starts), axis=0)
-    kw = dict(marker="o", linestyle="none", markersize=8 * scene.fonts.tick / 10,
-              markerfacecolor=th.start_face, markeredgecolor=th.marker_edge, markeredgewidth=1.4,
-              zorder=7, label="start")
+    kw = dict(marker="o", linestyle="none", markersize=scene.fonts.head * 0.95, markerfacecolor=th.start_face,
+              markeredgecolor=th.marker_edge, markeredgewidth=1.6 * scene.fonts.scale, zorder=7.5, label="start")
     if scene.is3d:
-        z = _start_heights(scene, pts)
-        (line,) = ax.plot(pts[:, 0], pts[:, 1], z, **kw)
+        line, = ax.plot(pts[:, 0], pts[:, 1], scene.surface_heights(pts), **kw)
     else:
-        (line,) = ax.plot(pts[:, 0], pts[:, 1], **kw)
+        line, = ax.plot(pts[:, 0], pts[:, 1], **kw)
     line.set_gid("starts")
     scene.artists.setdefault("starts", []).append(line)
 
 
-def _start_heights(scene: Scene, pts: np.ndarray) -> np.ndarray:
-    # the traces recorded the loss at the start (step 0); fall back to the grid
-    for trace in scene.traces:
-        p0, l0 = trace.path[0], trace.loss[0]
-        out = np.empty(len(pts))
-        for k, p in enumerate(pts):
-            hit = np.flatnonzero((p0 == p).all(-1))
-            out[k] = l0[hit[0]] if len(hit) else np.nan
-        if np.isfinite(out).all():
-            return scene.background.height(out)
-    return np.full(len(pts), scene.background.height(np.array([scene.background.top]))[0])
-
-
 def _panel_title(scene: Scene, ax, trace):
-    import textwrap
-
     th, fonts = scene.theme, scene.fonts
-    # wrap the analogy to the panel's width so neighbouring titles never collide
-    width_pt = ax.get_position().width * scene.fig.get_size_inches()[0] * 72
-    chars = max(int(width_pt / (0.52 * fonts.legend)), 12)
-    lines = [S.method_name(trace)] + textwrap.wrap(trace.analogy, chars)
-    ax.set_title("\n".join(lines), color=th.text, fontsize=fonts.legend, linespacing=1.15)
+    text = trace.full_title + (f"  ·  {trace.analogy}" if trace.analogy else "")
+    width = ax.get_window_extent().width
+    size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.7)
+    ax.set_title(text, color=S.readable(scene.styles[trace.label].color, th.figure), fontsize=size,
+                 fontweight="bold", loc="left", pad=3)
     if not scene.is3d:
-        # the panel's top edge in the method's colour ties it to its loss curve
         top = ax.spines["top"]
         top.set_color(scene.styles[trace.label].color)
-        top.set_linewidth(3.5)
-    note = S.divergence_note(trace)
-    if note and not scene.is3d:
-        ax.text(0.02, 0.02, note, transform=ax.transAxes, ha="left", va="bottom",
-                fontsize=fonts.small, color=th.text, zorder=12,
-                bbox=dict(boxstyle="round,pad=0.25", facecolor=th.legend_face, edgecolor=th.legend_edge,
-                          alpha=0.85))
+        top.set_linewidth(3.5 * fonts.scale)
 
 
 def _finite_range(arrays) -> tuple[float | None, float | None]:
-    """The smallest and largest finite value over arrays (NaN marks diverged steps)."""
-    import warnings
-
     lo = hi = None
     for a in arrays:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN arrays
-            a_lo, a_hi = np.nanmin(a), np.nanmax(a)
-        if not (np.isfinite(a_lo) and np.isfinite(a_hi)):  # an inf slipped in: the slow way
-            f = a[np.isfinite(a)]
-            if f.size == 0:
-                continue
-            a_lo, a_hi = f.min(), f.max()
-        lo = float(a_lo) if lo is None else min(lo, float(a_lo))
-        hi = float(a_hi) if hi is None else max(hi, float(a_hi))
+        f = np.asarray(a, dtype=float)
+        f = f[np.isfinite(f)]
+        if f.size == 0:
+            continue
+        lo = float(f.min()) if lo is None else min(lo, float(f.min()))
+        hi = float(f.max()) if hi is None else max(hi, float(f.max()))
     return lo, hi
 
 
 def _setup_loss_axes(scene: Scene):
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax, th, fonts = scene.loss_ax, scene.theme, scene.fonts
     surface = scene.surface
     lo, hi = _finite_range(t.loss for t in scene.traces)
     if surface.optimum is not None:
-        shift = float(surface.optimum)
+        shift, what = float(surface.optimum), "f*"
     elif lo is not None:
-        shift = lo
+        shift, what = lo, "lowest"
     else:
-        shift = 0.0
+        shift, what = 0.0, ""
     scale = max(abs(lo - shift), abs(hi - shift)) if lo is not None else 1.0
     scene.loss_shift = shift
-    scene.loss_floor = max(scale, 1.0) * 1e-16
-    label = "f(x, y)"
-    if shift:
-        what = "f*" if surface.optimum is not None else "min"
-        label = f"f(x, y) {'−' if shift > 0 else '+'} {abs(shift):.4g}  ({what})"
+    floor = max(scale, 1e-300) * 1e-15
+    scene.loss_floor = floor
+    label = "loss" if not shift else f"loss − {what}" if what == "f*" else "loss − lowest"
     scene.loss_label = label
     ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel(label)
-    ax.set_title("loss", color=th.text, fontsize=fonts.label)
+    shown = [np.maximum(t.loss - shift, floor) for t in scene.traces]
+    slo, shi = _finite_range(shown)
+    if slo is None:
+        slo, shi = floor, 1.0
+    ax.set_ylim(slo / 2.5, shi * 2.5)
     steps = int(scene.traces[0].steps[-1]) if scene.traces else 1
     ax.set_xlim(0, max(steps, 1))
-    ax.grid(True, which="major", color=th.grid, linewidth=0.6)
+    ax.set_xlabel("step", labelpad=1)
+    ax.set_title(label, loc="left", color=th.text, fontsize=fonts.label, pad=4)
+    ax.grid(True, which="major", color=th.grid, linewidth=0.8)
     ax.set_axisbelow(True)
+    ax.yaxis.set_major_locator(LogLocator(numticks=6))
+    ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(_step_locator())
+    ax.set_facecolor(th.axes)
     S.apply_axes(ax, th, fonts)
 
 
-def _draw_colorbar(scene: Scene, mappable):
-    th, fonts = scene.theme, scene.fonts
-    bg = scene.background
-    if len(scene.map_axes) > 1 or scene.is3d:
-        kw = {"shrink": 0.7, "pad": 0.06} if scene.is3d else {"fraction": 0.03, "pad": 0.02}
-        target = scene.map_axes if len(scene.map_axes) > 1 else scene.map_axes[0]
-        cbar = scene.fig.colorbar(mappable, ax=target, **kw)
-    else:
-        # an inset follows the map's box (its equal aspect), so no gap opens between them
-        cax = scene.map_axes[0].inset_axes([1.025, 0.0, 0.035, 1.0])
-        cbar = scene.fig.colorbar(mappable, cax=cax)
-    # contourf colour bars tick at level boundaries by default: odd numbers
+def _step_locator():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(4, integer=True)
+
+
+def _draw_colorbar(scene: Scene):
+    """A colour bar beside each map (off by default: the contours carry labels instead)."""
+    from matplotlib.cm import ScalarMappable
+
+    bg, th, fonts = scene.background, scene.theme, scene.fonts
+    m = ScalarMappable(norm=bg.norm(), cmap=th.cmap())
+    ax = scene.map_axes[0]
+    cax = ax.inset_axes([1.015, 0.0, 0.025, 1.0])
+    cbar = scene.fig.colorbar(m, cax=cax)
     if bg.log:
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+        from matplotlib.ticker import FuncFormatter, LogLocator
 
-        cbar.set_ticks(LogLocator(numticks=12))
-        # "10³" in plain text: the look of LogFormatterSciNotation without mathtext, whose
-        # parser costs about half a second the first time a process draws a picture
+        cbar.set_ticks(LogLocator(numticks=8))
         cbar.ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
-        # minor ticks as one marker line: the same marks as matplotlib's own minor ticks, without
-        # one Tick object (two lines, two texts) per mark, which cost ~0.4 s per picture
-        cbar.ax.yaxis.set_minor_locator(NullLocator())
-        _log_minor_ticks(cbar.ax, bg.floor, bg.top, th.spine)
-    else:
-        from matplotlib.ticker import MaxNLocator, ScalarFormatter
-
-        cbar.set_ticks(MaxNLocator(8))
-        cbar.ax.yaxis.set_major_formatter(ScalarFormatter())
-    cbar.set_label(bg.label, color=th.text, fontsize=fonts.label)
-    cbar.ax.tick_params(colors=th.spine, labelcolor=th.text, labelsize=fonts.tick, which="both")
+    cbar.ax.tick_params(colors=th.spine, labelcolor=th.text, labelsize=fonts.tick * 0.85)
     cbar.outline.set_edgecolor(th.spine)
-    cbar.ax.set_facecolor(th.axes)
+    scene.artists["colorbar"] = cbar
     return cbar
 
 
-def _log_minor_ticks(ax, lo: float, hi: float, color: str):
-    """Minor ticks at 2..9 x 10^k on a vertical colour bar's log axis (outward, on the right)."""
-    import matplotlib as mpl
-    from matplotlib.lines import Line2D
-    from matplotlib.markers import TICKRIGHT
-
-    if not (0 < lo < hi):
-        return None
-    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    values = [m * 10.0**e for e in decades for m in range(2, 10) if lo <= m * 10.0**e <= hi]
-    line = Line2D(np.ones(len(values)), values, transform=ax.get_yaxis_transform(), linestyle="none",
-                  marker=TICKRIGHT, markersize=mpl.rcParams["ytick.minor.size"],
-                  markeredgewidth=mpl.rcParams["ytick.minor.width"], color=color, clip_on=False)
-    line.set_in_layout(False)
-    line.set_gid("minor-ticks")
-    ax.add_artist(line)
-    return line
-
-
-def legend_handles(scene: Scene, with_markers: bool = True):
-    """Proxy artists for the legend: one per trace, then start and minimum markers."""
-    from matplotlib.lines import Line2D
-
-    th = scene.theme
-    handles = []
-    for trace in scene.traces:
-        st = scene.styles[trace.label]
-        handles.append(Line2D([], [], color=st.color, linestyle=st.linestyle, linewidth=2.4,
-                              marker="o", markersize=6, markeredgecolor=th.marker_edge,
-                              markeredgewidth=0.8, label=_wrapped_label(trace)))
-    handles += scene.artists.get("legend_extra", [])
-    if with_markers:
-        if scene.traces and not scene.swarm:
-            handles.append(Line2D([], [], marker="o", linestyle="none", markersize=7,
-                                  markerfacecolor=th.start_face, markeredgecolor=th.marker_edge,
-                                  markeredgewidth=1.4, label="start"))
-        if not scene.swarm:
-            marks = scene.artists.get("marks", set())
-            if "exit" in marks:
-                handles.append(Line2D([], [], marker="X", linestyle="none", markersize=8,
-                                      markerfacecolor=th.muted, markeredgecolor=th.marker_edge,
-                                      label="diverged: left the view here"))
-            if "outside" in marks:
-                handles.append(Line2D([], [], marker=">", linestyle="none", markersize=7,
-                                      markerfacecolor=th.muted, markeredgecolor=th.marker_edge,
-                                      label="ended outside the view"))
-        if scene.artists.get("minima") and scene.artists["minima"][0] is not None:
-            handles.append(Line2D([], [], marker="*", linestyle="none", markersize=12,
-                                  markerfacecolor=th.star_face, markeredgecolor=th.star_edge,
-                                  label="global minimum"))
-    return handles
-
-
-LEGEND_CHARS = 46
-
-
-def _wrapped_label(trace) -> str:
-    """The legend label, with a long note (divergence, tuned rate) on its own line."""
-    text = S.legend_label(trace)
-    if len(text) <= LEGEND_CHARS:
-        return text
-    plain = S.method_name(trace) + (f" - {trace.analogy}" if trace.analogy else "")
-    notes = [n for n in (S.run_note(trace), S.divergence_note(trace)) if n]
-    return plain + (f"\n({'; '.join(notes)})" if notes else "")
-
-
-def _draw_legend(scene: Scene, own: bool, info: str = ""):
-    th, fonts = scene.theme, scene.fonts
-    if scene.layout == "grid":
-        extra = scene.artists.get("legend_extra")
-        if extra:
-            key = scene.fig.legend(handles=extra, loc="outside lower center", ncols=len(extra),
-                                   fontsize=fonts.small, frameon=False, handlelength=1.6)
-            S.style_legend(key, th)
-            scene.artists["legend_key"] = key
-        if scene.loss_ax is None:
-            return None
-        from matplotlib.lines import Line2D
-
-        styles = scene.styles
-        handles = [Line2D([], [], color=styles[t.label].color, linestyle=styles[t.label].linestyle,
-                          linewidth=2.2, label=S.method_name(t)) for t in scene.traces]
-        leg = scene.loss_ax.legend(handles=handles, loc="best", fontsize=0.9 * fonts.small,
-                                   ncols=2 if len(handles) > 4 else 1, handlelength=1.5, columnspacing=0.8,
-                                   labelspacing=0.3, borderpad=0.3)
-        S.style_legend(leg, th)
-        return leg
-    handles = legend_handles(scene)
-    if not handles:
-        return None
-    parent = scene.artists.get("legend_parent")
-    if parent is not None:
-        where = "outside right upper" if parent is scene.fig else "outside upper left"
-        leg = parent.legend(handles=handles, loc=where, fontsize=fonts.legend, frameon=False,
-                            handlelength=2.4, title=info or None, title_fontsize=fonts.small,
-                            alignment="left")
-    else:
-        leg = scene.map_axes[0].legend(handles=handles, loc="best", fontsize=fonts.small, framealpha=0.85,
-                                       title=info or None, title_fontsize=fonts.small, alignment="left",
-                                       borderpad=0.3, labelspacing=0.25, handlelength=1.8)
-    S.style_legend(leg, th)
-    if leg.get_title() is not None:
-        leg.get_title().set_color(th.muted)
-    return leg
-
-
-__all__ = ["Scene", "build_scene", "valid_path", "exit_point", "legend_handles", "default_title",
-           "fit_title", "run_summary", "LAYOUTS", "VIEWS", "SWARM_AT", "check_choice"]
+__all__ = ["Scene", "build_scene", "power_of_ten", "pretty_formula", "title_of", "SWARM_AT"]

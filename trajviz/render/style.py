@@ -11,6 +11,7 @@ Everything here is plain data and small functions; nothing touches pyplot or
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,12 +26,9 @@ _SHADES = ((0.0, "solid"), (-0.35, (0, (5, 2))), (0.4, (0, (1, 1.5))), (-0.6, (0
 
 
 def _mix(color: str, amount: float) -> str:
-    """Lighten (amount > 0, towards white) or darken (amount < 0, towards black)."""
-    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
-    target = 1.0 if amount > 0 else 0.0
-    a = abs(amount)
-    r, g, b = (c + (target - c) * a for c in (r, g, b))
-    return "#{:02X}{:02X}{:02X}".format(*(round(c * 255) for c in (r, g, b)))
+    from ..colors import mix as _m
+
+    return _m(color, amount)
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,13 @@ class TraceStyle:
     linestyle: object = "solid"
 
 
-def trace_styles(traces: Iterable) -> dict[str, TraceStyle]:
-    """A style per trace label: the name's colour; repeats of a name get other shades.
+def trace_styles(traces: Iterable, theme=None) -> dict[str, TraceStyle]:
+    """A style per trace label: the method's colour for the theme; repeats of a method get other
+    shades and dashes.
 
-    ``traces`` are Result traces (each carries its method's colour and line style).
+    ``traces`` are Result traces (each carries its method's colours and line style).
     """
+    dark = theme is not None and get_theme(theme).dark
     seen: dict[str, int] = {}
     out: dict[str, TraceStyle] = {}
     for trace in traces:
@@ -55,7 +55,8 @@ def trace_styles(traces: Iterable) -> dict[str, TraceStyle]:
         shade, dash = _SHADES[k % len(_SHADES)]
         if k == 0:
             dash = trace.linestyle
-        out[trace.label] = TraceStyle(_mix(trace.color, shade) if shade else trace.color, dash)
+        base = trace.spec.color_for(dark)
+        out[trace.label] = TraceStyle(_mix(base, -shade if dark else shade) if shade else base, dash)
     return out
 
 
@@ -90,6 +91,8 @@ class Theme:
     gradient: str        # explain: the new slope
     metric_cmap: str     # sweep heat-maps: a matplotlib colormap name (best = bright)
     failed: str          # sweep cells that diverged or never reached the tolerance
+    label_face: str = "#FFFFFF"   # the box behind a method's label on the map
+    dark: bool = False            # methods use their colours for dark backgrounds
 
     def cmap(self):
         from matplotlib.colors import LinearSegmentedColormap
@@ -115,6 +118,7 @@ THEMES: dict[str, Theme] = {
         start_face="#14171C", star_face="#FFFFFF", star_edge="#000000", arrow="#D0D8E0",
         arrow_alpha=0.35, legend_face="#1E232A", legend_edge="#444B55", grid="#2C323B",
         memory="#A7ADB4", gradient="#FF8A80", metric_cmap="magma_r", failed="#3A3F47",
+        label_face="#1A1F26", dark=True,
     ),
 }
 
@@ -230,20 +234,66 @@ def figsize(size=None, dpi=None) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Fonts:
-    """Font sizes in points, scaled with the figure so a 1280x720 slide reads well."""
+    """Sizes in points for a projector: at 1280x720 no text is under 14 pt (about 19 px);
+    everything scales with the frame (``scale`` is 1 at 1280x720)."""
 
+    scale: float
+    title: float
+    subtitle: float
     tick: float
     label: float
-    title: float
-    legend: float
     small: float
+    line: float      # path line width
+    dot: float       # the dot at every iterate (marker size)
+    head: float      # a head's marker size
+
+    @property
+    def legend(self) -> float:
+        return self.label
 
     @classmethod
     def for_figure(cls, width_in: float, height_in: float) -> Fonts:
-        scale = ((width_in * height_in) / (12.8 * 7.2)) ** 0.5
-        scale = min(max(scale, 0.7), 1.6)
-        return cls(tick=10 * scale, label=12 * scale, title=13.5 * scale, legend=10.5 * scale,
-                   small=9 * scale)
+        s = min(max(min(width_in / 12.8, height_in / 7.2), 0.4), 3.0)
+        return cls(scale=s, title=20 * s, subtitle=15 * s, tick=14 * s, label=14 * s, small=14 * s,
+                   line=1.5 * s, dot=3.0 * s, head=11.5 * s)
+
+
+# ---- colour arithmetic (see trajviz.colors) -------------------------------------------------------
+from ..colors import contrast, luminance, mix, readable  # noqa: E402, F401  (for the renderer)
+
+
+@functools.lru_cache(maxsize=1)
+def _measurer():
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(8, 8, 72)   # at 72 dpi a pixel is a point
+
+
+@functools.lru_cache(maxsize=4096)
+def text_width(text: str, size_pt: float, bold: bool = False) -> float:
+    """Width in points of ``text`` in the default font (measured by Agg, not guessed)."""
+    from matplotlib.font_manager import FontProperties
+
+    w, _, _ = _measurer().get_text_width_height_descent(
+        text, FontProperties(size=size_pt, weight="bold" if bold else "normal"), ismath=False)
+    return float(w)
+
+
+# ---- tick labels ------------------------------------------------------------------------------
+_POWERS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def power_of_ten(value: float, pos=None) -> str:
+    """A tick label on a log axis: ``1000`` -> ``"10³"``, ``1e-4`` -> ``"10⁻⁴"``, others as ``%g``."""
+    import math
+
+    if not value > 0 or not math.isfinite(value):
+        return ""
+    exponent = math.log10(value)
+    n = round(exponent)
+    if abs(exponent - n) > 1e-9:
+        return f"{value:g}"
+    return "10" + str(n).translate(_POWERS)
 
 
 # ---- captions -----------------------------------------------------------------------------

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import math
 
-from . import register
 from .regression import RegressionData
+
+# The built-ins as data: trajviz.surfaces registers them when first asked (the catalog does
+# not import the registry, so the two never import each other).
+ENTRIES: list[tuple[tuple, dict]] = []
+
+
+def register(*args, **kw):
+    ENTRIES.append((args, kw))
 
 TAU = 2 * math.pi
 
@@ -20,7 +27,7 @@ def rosenbrock(x, y, a=1.0, b=100.0):
 
 
 register(
-    "rosenbrock", rosenbrock, formula="(a - x)^2 + b (y - x^2)^2",
+    "rosenbrock", rosenbrock, display="Rosenbrock valley", formula="(a - x)^2 + b (y - x^2)^2",
     domain=((-2.0, 2.0), (-1.0, 3.0)), minima=lambda p: [(p["a"], p["a"] ** 2)], optimum=0.0,
     start=(-1.5, 2.5), log_levels=True, params={"a": 1.0, "b": 100.0}, steps=500,
     lrs=lambda p: {"sgd": 0.07 / p["b"], "momentum": 0.05 / p["b"], "nesterov": 0.05 / p["b"],
@@ -34,7 +41,7 @@ def beale(x, y):
 
 
 register(
-    "beale", beale, formula="(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
+    "beale", beale, display="Beale's function", formula="(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
     domain=((-4.5, 4.5), (-4.5, 4.5)), minima=[(3.0, 0.5)], optimum=0.0, start=(1.0, 1.5),
     log_levels=True, steps=500,
     lrs={"sgd": 0.01, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5, "adadelta": 2.0,
@@ -56,7 +63,7 @@ def _quadratic_lrs(p):
 
 
 register(
-    "quadratic", quadratic, formula="0.5 (u^2 + kappa v^2), (u, v) = (x, y) rotated by angle degrees",
+    "quadratic", quadratic, display="Elongated bowl", formula="0.5 (u^2 + kappa v^2),  (u, v) = (x, y) rotated by angle°",
     domain=((-3.0, 3.0), (-2.0, 2.0)), minima=[(0.0, 0.0)], optimum=0.0, start=(-2.6, 1.2),
     log_levels=False, params={"kappa": 10.0, "angle": 0.0}, lrs=_quadratic_lrs, steps=200,
 )
@@ -67,7 +74,7 @@ def himmelblau(x, y):
 
 
 register(
-    "himmelblau", himmelblau, formula="(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+    "himmelblau", himmelblau, display="Himmelblau's four minima", formula="(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
     domain=((-5.0, 5.0), (-5.0, 5.0)),
     minima=[(3.0, 2.0), (-2.805118086952745, 3.131312518250573),
             (-3.779310253377747, -3.283185991286170), (3.584428340330492, -1.848126526964404)],
@@ -82,7 +89,7 @@ def rastrigin(x, y):
 
 
 register(
-    "rastrigin", rastrigin, formula="20 + x^2 - 10 cos(2 pi x) + y^2 - 10 cos(2 pi y)",
+    "rastrigin", rastrigin, display="Rastrigin's egg crate", formula="20 + x^2 - 10 cos(2 pi x) + y^2 - 10 cos(2 pi y)",
     domain=((-5.12, 5.12), (-5.12, 5.12)), minima=[(0.0, 0.0)], optimum=0.0, start=(-4.3, 4.1),
     lrs={"sgd": 0.002, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5, "adadelta": 10.0,
          "rmsprop": 0.02, "adam": 0.05},
@@ -97,7 +104,7 @@ def ackley(x, y):
 
 
 register(
-    "ackley", ackley,
+    "ackley", ackley, display="Ackley's crater",
     formula="-20 exp(-0.2 sqrt(0.5 (x^2 + y^2))) - exp(0.5 (cos 2 pi x + cos 2 pi y)) + e + 20",
     domain=((-5.0, 5.0), (-5.0, 5.0)), minima=[(0.0, 0.0)], optimum=0.0, start=(-4.0, 3.5),
     lrs={"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.5, "adadelta": 10.0,
@@ -111,7 +118,7 @@ def booth(x, y):
 
 
 register(
-    "booth", booth, formula="(x + 2y - 7)^2 + (2x + y - 5)^2",
+    "booth", booth, display="Booth's bowl", formula="(x + 2y - 7)^2 + (2x + y - 5)^2",
     domain=((-10.0, 10.0), (-10.0, 10.0)), minima=[(1.0, 3.0)], optimum=0.0, start=(-8.0, -7.0),
     log_levels=True,
     lrs={"sgd": 0.02, "momentum": 0.002, "nesterov": 0.002, "adagrad": 2.0, "adadelta": 50.0,
@@ -124,7 +131,7 @@ def matyas(x, y):
 
 
 register(
-    "matyas", matyas, formula="0.26 (x^2 + y^2) - 0.48 xy",
+    "matyas", matyas, display="Matyas' flat bowl", formula="0.26 (x^2 + y^2) - 0.48 xy",
     domain=((-10.0, 10.0), (-10.0, 10.0)), minima=[(0.0, 0.0)], optimum=0.0, start=(-8.0, 6.0),
     log_levels=True,
     lrs={"sgd": 1.0, "momentum": 0.1, "nesterov": 0.1, "adagrad": 2.0, "adadelta": 50.0,
@@ -139,7 +146,7 @@ def goldstein_price(x, y):
 
 
 register(
-    "goldstein_price", goldstein_price,
+    "goldstein_price", goldstein_price, display="Goldstein-Price",
     formula="[1 + (x+y+1)^2 (19 - 14x + 3x^2 - 14y + 6xy + 3y^2)] [30 + (2x-3y)^2 (18 - 32x + 12x^2 + 48y - 36xy + 27y^2)]",
     domain=((-2.0, 2.0), (-2.0, 2.0)), minima=[(0.0, -1.0)], optimum=3.0, start=(-1.5, -1.5),
     log_levels=True,
@@ -153,7 +160,7 @@ def six_hump_camel(x, y):
 
 
 register(
-    "six_hump_camel", six_hump_camel, formula="(4 - 2.1x^2 + x^4/3) x^2 + xy + (-4 + 4y^2) y^2",
+    "six_hump_camel", six_hump_camel, display="Six-hump camel", formula="(4 - 2.1x^2 + x^4/3) x^2 + xy + (-4 + 4y^2) y^2",
     domain=((-2.0, 2.0), (-1.0, 1.0)),
     minima=[(0.08984201368301331, -0.7126564032704135), (-0.08984201368301331, 0.7126564032704135)],
     optimum=-1.031628453489877, start=(1.0, 0.9),
@@ -170,7 +177,7 @@ def styblinski_tang(x, y):
 
 
 register(
-    "styblinski_tang", styblinski_tang, formula="0.5 (x^4 - 16x^2 + 5x + y^4 - 16y^2 + 5y)",
+    "styblinski_tang", styblinski_tang, display="Styblinski-Tang", formula="0.5 (x^4 - 16x^2 + 5x + y^4 - 16y^2 + 5y)",
     domain=((-5.0, 5.0), (-5.0, 5.0)), minima=[(ST_X, ST_X)], optimum=-78.33233140754282,
     start=(4.5, -0.5),
     lrs={"sgd": 0.005, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5, "adadelta": 10.0,
@@ -184,7 +191,7 @@ def saddle(x, y):
 
 
 register(
-    "saddle", saddle, formula="x^2 - y^2", domain=((-2.0, 2.0), (-2.0, 2.0)), minima=[],
+    "saddle", saddle, display="Saddle (no minimum)", formula="x^2 - y^2", domain=((-2.0, 2.0), (-2.0, 2.0)), minima=[],
     optimum=None, start=(-1.8, 0.02), steps=200,
     lrs={"sgd": 0.02, "momentum": 0.005, "nesterov": 0.005, "adagrad": 0.1, "adadelta": 10.0,
          "rmsprop": 0.005, "adam": 0.02},
@@ -203,11 +210,12 @@ def _regression_data() -> RegressionData:
 
 
 def _build_regression():
-    from . import Surface
+    from .surface import Surface
 
     data = _regression_data()
     return Surface(
-        name="regression", formula="mean over 1,000 points of (x t^2 + y - target)^2: (x, y) = (w, b)",
+        name="regression", display="Least squares, 1,000 points",
+        formula="mean of (w t^2 + b - target)^2 over 1,000 points,  (x, y) = (w, b)",
         fn=lambda x, y: data.full(x, y), domain=((-1.0, 3.0), (-1.5, 1.5)), minima=(data.minimizer,),
         optimum=data.optimum, start=(-0.5, 1.2), log_levels=True, steps=300, data=data,
         lrs={"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adagrad": 0.5, "adadelta": 2.0,
