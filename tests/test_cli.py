@@ -157,7 +157,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatc
         raise KeyboardInterrupt
 
     monkeypatch.setattr(trajviz.Result, "to_csv", boom)
-    r = CliRunner().invoke(cli, ["run", "quadratic", "--opt", "sgd", "--steps", "3", "-o", str(out)])
+    r = CliRunner().invoke(cli, ["run", "quadratic:kappa=10,angle=0", "--opt", "sgd", "--steps", "3", "-o", str(out)])
     assert r.exit_code == 130
     assert out.read_text() == "precious\n"
     assert os.listdir(tmp_path) == ["paths.csv"]
@@ -167,12 +167,12 @@ def test_unwritable_output_is_exit_1(tmp_path):
     if os.geteuid() == 0:
         target = tmp_path / "dir.csv"
         target.mkdir()
-        r = invoke("run", "quadratic", "--steps", "2", "-o", str(target))
+        r = invoke("run", "quadratic:kappa=10,angle=0", "--steps", "2", "-o", str(target))
     else:
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
-        r = invoke("run", "quadratic", "--steps", "2", "-o", str(ro / "p.csv"))
+        r = invoke("run", "quadratic:kappa=10,angle=0", "--steps", "2", "-o", str(ro / "p.csv"))
     assert r.exit_code == 1 and r.stderr.startswith("Error: cannot write")
 
 
@@ -186,7 +186,7 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
 
 
 def test_run_tune_prints_the_table(tmp_path):
-    r = invoke("run", "quadratic", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--tune",
+    r = invoke("run", "quadratic:kappa=10,angle=0", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--tune",
                "-o", str(tmp_path / "p.json"))
     assert r.exit_code == 0, r.stderr
     assert "tuned lr" in r.stderr and "sgd" in r.stderr
@@ -195,7 +195,7 @@ def test_run_tune_prints_the_table(tmp_path):
 
 
 def test_run_with_schedule():
-    r = invoke("run", "quadratic", "--opt", "sgd:lr=0.1", "--steps", "4", "--schedule", "exponential:gamma=0.5")
+    r = invoke("run", "quadratic:kappa=10,angle=0", "--opt", "sgd:lr=0.1", "--steps", "4", "--schedule", "exponential:gamma=0.5")
     assert r.exit_code == 0, r.stderr
     xs = [float(row.split(",")[3]) for row in r.stdout.splitlines()[1:]]
     # u axis of the quadratic: x_{t+1} = (1 - lr_t) x_t with lr_t = 0.1 * 0.5^t
@@ -205,14 +205,14 @@ def test_run_with_schedule():
 
 def test_sweep_command(tmp_path):
     out = tmp_path / "map.csv"
-    r = invoke("sweep", "quadratic", "--opt", "momentum", "--param", "lr=1e-3:0.3:log:5",
+    r = invoke("sweep", "quadratic:kappa=10,angle=0", "--opt", "momentum", "--param", "lr=1e-3:0.3:log:5",
                "--param", "momentum=0:0.9:4", "--steps", "30", "-o", str(out))
     assert r.exit_code == 0, r.stderr
     assert "best: lr=" in r.stderr
     rows = out.read_text().splitlines()
     assert rows[0] == "lr,momentum,loss" and len(rows) == 21
     png = tmp_path / "map.png"
-    r = invoke("sweep", "quadratic", "--opt", "sgd", "--param", "lr=1e-3:0.3:log:5", "--metric", "steps",
+    r = invoke("sweep", "quadratic:kappa=10,angle=0", "--opt", "sgd", "--param", "lr=1e-3:0.3:log:5", "--metric", "steps",
                "--tol", "1e-3", "--steps", "60", "--size", "640x480", "-o", str(png))
     assert r.exit_code == 0, r.stderr
     from PIL import Image
@@ -232,7 +232,7 @@ def test_sweep_bad_input(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     if "--opt" not in args:
         args = ["--opt", "momentum"] + args
-    r = invoke("sweep", "quadratic", "--steps", "3", *args)
+    r = invoke("sweep", "quadratic:kappa=10,angle=0", "--steps", "3", *args)
     assert r.exit_code == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
@@ -267,7 +267,7 @@ def test_explain_bad_input(args, message, tmp_path, monkeypatch):
 
 def test_animate_command_writes_the_default_gif(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    r = invoke("animate", "quadratic", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--size", "320x240",
+    r = invoke("animate", "quadratic:kappa=10,angle=0", "--opt", "sgd", "--opt", "adam", "--steps", "30", "--size", "320x240",
                "--frames", "12", "--fps", "10")
     assert r.exit_code == 0, r.stderr
     from PIL import Image
@@ -288,7 +288,7 @@ def test_animate_command_writes_the_default_gif(tmp_path, monkeypatch):
 ])
 def test_animate_bad_input(args, message, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    r = invoke("animate", "quadratic", "--steps", "3", *args)
+    r = invoke("animate", "quadratic:kappa=10,angle=0", "--steps", "3", *args)
     assert r.exit_code == code, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
@@ -306,7 +306,7 @@ def test_animate_mp4_without_the_extra_names_it(tmp_path, monkeypatch):
         return real(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_ffmpeg)
-    r = invoke("animate", "quadratic", "--steps", "3", "-o", str(tmp_path / "a.mp4"))
+    r = invoke("animate", "quadratic:kappa=10,angle=0", "--steps", "3", "-o", str(tmp_path / "a.mp4"))
     assert r.exit_code == 2 and "trajviz-optim[mp4]" in r.stderr
     assert os.listdir(tmp_path) == []
 

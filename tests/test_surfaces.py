@@ -74,7 +74,7 @@ REFERENCE = [
     ("styblinski_tang", (0.0, 0.0), 0.0),
     ("styblinski_tang", (1.0, 1.0), -10.0),
     ("saddle", (1.0, 2.0), -3.0),
-    ("quadratic", (1.0, 1.0), 0.5 * (1 + 10)),
+    ("quadratic:kappa=10,angle=0", (1.0, 1.0), 0.5 * (1 + 10)),
 ]
 
 

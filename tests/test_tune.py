@@ -22,8 +22,8 @@ def test_tuning_finds_one_over_a_on_a_quadratic():
 
 def test_tuning_is_deterministic_and_penalises_divergence():
     kw = dict(steps=60, tune=True, noise=0.3, seed=5)
-    a = trajviz.run("quadratic", ["sgd", "adam"], **kw)
-    b = trajviz.run("quadratic", ["sgd", "adam"], **kw)
+    a = trajviz.run("quadratic:kappa=10,angle=0", ["sgd", "adam"], **kw)
+    b = trajviz.run("quadratic:kappa=10,angle=0", ["sgd", "adam"], **kw)
     for label in ("sgd", "adam"):
         assert a[label].tuned.lr == b[label].tuned.lr
         np.testing.assert_array_equal(a[label].path, b[label].path)
@@ -42,7 +42,7 @@ def test_tuning_beats_or_matches_the_curated_rate():
 
 def test_schedule_matches_torch_scheduler():
     steps = 120
-    r = trajviz.run("quadratic", "sgd", steps=steps, lr=0.1, schedule="step:step_size=25,gamma=0.5")
+    r = trajviz.run("quadratic:kappa=10,angle=0", "sgd", steps=steps, lr=0.1, schedule="step:step_size=25,gamma=0.5")
     p = torch.zeros(2, requires_grad=True)
     opt = torch.optim.SGD([p], lr=0.1)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=25, gamma=0.5)
@@ -63,7 +63,7 @@ def test_schedule_matches_torch_scheduler():
 def test_named_schedules(name, cls):
     s = parse_schedule(name, steps=100)
     assert s.class_name == cls
-    r = trajviz.run("quadratic", "adam", steps=100, schedule=name)
+    r = trajviz.run("quadratic:kappa=10,angle=0", "adam", steps=100, schedule=name)
     lr = r["adam"].lr
     assert np.isfinite(lr).all() and lr.min() < lr.max()
 
@@ -89,15 +89,15 @@ def test_sweep_cell_equals_the_single_run():
 
 
 def test_sweep_with_schedule_and_per_group_keys_equals_single_runs():
-    m = sweep("quadratic", "adam", ["lr=1e-3:0.3:log:6", "eps=1e-8:1e-2:log:3"], steps=50, schedule="cosine")
+    m = sweep("quadratic:kappa=10,angle=0", "adam", ["lr=1e-3:0.3:log:6", "eps=1e-8:1e-2:log:3"], steps=50, schedule="cosine")
     i, j = 4, 2
     lr, eps = float(m.axes[0].values[i]), float(m.axes[1].values[j])
-    single = trajviz.run("quadratic", f"adam:lr={lr!r},eps={eps!r}", steps=50, schedule="cosine")
+    single = trajviz.run("quadratic:kappa=10,angle=0", f"adam:lr={lr!r},eps={eps!r}", steps=50, schedule="cosine")
     assert m.values[i, j] == pytest.approx(next(iter(single)).loss[-1, 0], rel=1e-9)
 
 
 def test_sweep_steps_metric():
-    m = sweep("quadratic", "sgd", ["lr=0.01:0.3:log:20"], steps=300, metric="steps", tol=1e-8)
+    m = sweep("quadratic:kappa=10,angle=0", "sgd", ["lr=0.01:0.3:log:20"], steps=300, metric="steps", tol=1e-8)
     # on 0.5 (x^2 + 10 y^2) gradient descent is fastest near lr = 2 / (1 + 10)
     best_lr = m.axes[0].values[m.best[0]]
     assert 0.12 < best_lr < 0.22
@@ -116,15 +116,15 @@ def test_bad_grids(param, match):
 
 def test_sweep_unknown_key_and_axes():
     with pytest.raises(TrajvizError, match=r"unknown key 'mom'.*valid keys"):
-        sweep("quadratic", "momentum", ["mom=0:0.9:4"], steps=5)
+        sweep("quadratic:kappa=10,angle=0", "momentum", ["mom=0:0.9:4"], steps=5)
     with pytest.raises(TrajvizError, match="one optimizer"):
-        sweep("quadratic", "all", ["lr=0.01:0.1:3"], steps=5)
+        sweep("quadratic:kappa=10,angle=0", "all", ["lr=0.01:0.1:3"], steps=5)
     with pytest.raises(TrajvizError, match="1 or 2"):
-        sweep("quadratic", "adam", ["lr=0.01:0.1:3", "eps=1e-8:1e-6:2", "weight_decay=0:0.1:2"], steps=5)
+        sweep("quadratic:kappa=10,angle=0", "adam", ["lr=0.01:0.1:3", "eps=1e-8:1e-6:2", "weight_decay=0:0.1:2"], steps=5)
 
 
 def test_sweep_exports(tmp_path):
-    m = sweep("quadratic", "momentum", ["lr=0.001:0.1:log:4", "momentum=0:0.9:3"], steps=20)
+    m = sweep("quadratic:kappa=10,angle=0", "momentum", ["lr=0.001:0.1:log:4", "momentum=0:0.9:3"], steps=20)
     m.save(tmp_path / "map.csv")
     rows = (tmp_path / "map.csv").read_text().splitlines()
     assert rows[0] == "lr,momentum,loss" and len(rows) == 1 + 12
@@ -137,7 +137,7 @@ def test_sweep_exports(tmp_path):
 
 
 def test_tuned_run_is_not_named_by_the_rate_it_replaced():
-    r = trajviz.run("quadratic", ["sgd:lr=0.001", "momentum:lr=0.5,momentum=0.8"], steps=30, tune=True)
+    r = trajviz.run("quadratic:kappa=10,angle=0", ["sgd:lr=0.001", "momentum:lr=0.5,momentum=0.8"], steps=30, tune=True)
     assert list(r.traces) == ["sgd", "momentum:momentum=0.8"]
     assert r["momentum:momentum=0.8"].hyperparameters["momentum"] == 0.8
 
@@ -151,7 +151,7 @@ def test_schedules_that_would_divide_by_zero_are_refused(spec):
 
 def test_sweep_checks_every_value():
     with pytest.raises(TrajvizError, match="learning rate|Invalid"):
-        sweep("quadratic", "momentum", ["lr=0.1,-0.1,0.2"], steps=5)
+        sweep("quadratic:kappa=10,angle=0", "momentum", ["lr=0.1,-0.1,0.2"], steps=5)
 
 
 @pytest.mark.parametrize("opt", ["adam:decoupled_weight_decay=true", "adamw"])

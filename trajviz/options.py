@@ -313,7 +313,7 @@ class PlotOptions:
 class AnimateOptions(PlotOptions):
     """How an animation looks and plays (on top of the picture's options)."""
 
-    fps: float = option(25.0, check=_fps, help="Frames per second.")
+    fps: float = option(20.0, check=_fps, help="Frames per second.")
     duration: float | None = option(None, check=_duration, metavar="SECONDS",
                                     help="Seconds of animation (frame budget = fps x duration; default 6 s).")
     frames: int | None = option(None, check=_frames, metavar="N",

@@ -158,7 +158,7 @@ class Job:
         for o, _ in self.owners:
             for group in o.param_groups:
                 for p in group["params"]:
-                    v = reader(o.state[p], group, t)
+                    v = reader(o.state[p], group, t, p.grad)
                     if v is None:
                         return None
                     parts.append(v)

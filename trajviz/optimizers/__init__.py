@@ -25,8 +25,9 @@ from ..specs import parse_params, split_spec
 
 CLASSIC = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 
-# state reader: (state, group, t) -> tensor (N, 2), on the device
-Reader = Callable[[Mapping[str, Any], Mapping[str, Any], int], Any]
+# state reader: (state, group, t, grad) -> tensor (N, 2) on the device, or None; read after step t,
+# ``grad`` the gradient that step used
+Reader = Callable[[Mapping[str, Any], Mapping[str, Any], int, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class OptimizerSpec:
         color, linestyle, marker: how the method is drawn, in every picture.
         default_lr: the rate used where neither the user nor the surface gives one.
         lesson: the recipe of ``trajviz explain`` for this method (None: not explained).
+        velocity_is_step: the whole step is the velocity (momentum SGD, Adam, Adamax, RAdam):
+            the arrow drawn is exactly the displacement.
     """
 
     name: str
@@ -77,6 +80,7 @@ class OptimizerSpec:
     marker: str = "o"
     default_lr: float | None = None
     lesson: Any = None
+    velocity_is_step: bool = False
 
     def lr_is_scale(self, hyperparameters: Mapping[str, Any] | None = None) -> bool:
         """Whether each step is proportional to ``lr`` for these hyperparameters (declared as data)."""
@@ -197,7 +201,7 @@ def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analo
              velocity: Reader | None = None, step_size: Reader | None = None,
              batchable: bool = True, display: str = "", lr_scale: Any = False, doc: str = "",
              color: str | None = None, dark_color: str = "", linestyle: Any = "solid", marker: str = "o",
-             default_lr: float | None = None, lesson: Any = None,
+             default_lr: float | None = None, lesson: Any = None, velocity_is_step: bool = False,
              replace_existing: bool = False) -> OptimizerSpec:
     """Add an optimizer to the registry: a torch.optim class (or import path) and its facts.
 
@@ -219,8 +223,7 @@ def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analo
                          velocity=velocity, step_size=step_size, batchable=batchable,
                          display=display, label=name, lr_scale=lr_scale, doc=doc,
                          color=color or fallback_color(name), dark_color=dark_color, linestyle=linestyle,
-                         marker=marker,
-                         default_lr=default_lr, lesson=lesson)
+                         marker=marker, default_lr=default_lr, lesson=lesson, velocity_is_step=velocity_is_step)
     _REGISTRY[name] = spec
     return spec
 

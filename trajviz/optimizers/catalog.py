@@ -102,12 +102,19 @@ unreliable, then the Adam step scaled by the rectification term r_t.
 """,
 }
 
-def _sgd_velocity(state, group, t):
+# Readers: (state, group, t, grad) -> tensor or None, read after step t; ``grad`` is the
+# gradient that step used. Each is derived from its own torch.optim update (tests check every
+# registered method against the real displacement):
+#   velocity: the displacement per step the momentum carries (the whole step where the
+#             step is all momentum: SGD with momentum, Adam, Adamax, RAdam);
+#   step size: the per-axis rate the gradient is multiplied by (box x gradient is the step of
+#             the adaptive methods without momentum: AdaGrad, RMSProp, Adadelta).
+def _sgd_velocity(state, group, t, grad):
     buf = state.get("momentum_buffer")
     return None if buf is None else -group["lr"] * buf
 
 
-def _adagrad_step(state, group, t):
+def _adagrad_step(state, group, t, grad):
     acc = state.get("sum")
     if acc is None or t < 1:
         return None
@@ -115,14 +122,19 @@ def _adagrad_step(state, group, t):
     return lr / (acc.sqrt() + group["eps"])
 
 
-def _adadelta_step(state, group, t):
-    sq, delta = state.get("square_avg"), state.get("acc_delta")
-    if sq is None or t < 1:
+def _adadelta_step(state, group, t, grad):
+    """lr sqrt(E[dx^2] + eps) / sqrt(E[g^2] + eps), with E[dx^2] as it was before the step (torch
+    has already folded the step in: it is recovered exactly from the step's own equations)."""
+    sq, acc = state.get("square_avg"), state.get("acc_delta")
+    if sq is None or t < 1 or grad is None:
         return None
-    return group["lr"] * (delta + group["eps"]).sqrt() / (sq + group["eps"]).sqrt()
+    rho, eps = group["rho"], group["eps"]
+    r = grad * grad / (sq + eps)                     # g^2 / (E[g^2] + eps)
+    before = (acc - (1 - rho) * eps * r) / (rho + (1 - rho) * r)
+    return group["lr"] * (before.clamp_min(0) + eps).sqrt() / (sq + eps).sqrt()
 
 
-def _rmsprop_step(state, group, t):
+def _rmsprop_step(state, group, t, grad):
     sq = state.get("square_avg")
     if sq is None or t < 1:
         return None
@@ -131,85 +143,148 @@ def _rmsprop_step(state, group, t):
     return group["lr"] / (sq.sqrt() + group["eps"])
 
 
-def _rmsprop_velocity(state, group, t):
+def _rmsprop_velocity(state, group, t, grad):
     buf = state.get("momentum_buffer")
     return None if buf is None else -group["lr"] * buf
 
 
-def _adam_step(state, group, t):
+def _adam_step(state, group, t, grad):
     v = state.get("max_exp_avg_sq") if group.get("amsgrad") else state.get("exp_avg_sq")
     if v is None or t < 1:
         return None
     beta2 = group["betas"][1]
-    return group["lr"] / ((v / (1 - beta2**t)).sqrt() + group["eps"])
+    return group["lr"] / (v.sqrt() / (1 - beta2**t) ** 0.5 + group["eps"])
 
 
-def _adam_velocity(state, group, t):
-    m, step = state.get("exp_avg"), _adam_step(state, group, t)
+def _adam_velocity(state, group, t, grad):
+    m, step = state.get("exp_avg"), _adam_step(state, group, t, grad)
     if m is None or step is None:
         return None
     return -step * m / (1 - group["betas"][0] ** t)
 
 
-def _adamax_step(state, group, t):
+def _adamax_step(state, group, t, grad):
     u = state.get("exp_inf")
     if u is None or t < 1:
         return None
     return group["lr"] / u  # torch folds eps into u: u = max(b2 u, |g| + eps)
 
 
-def _adamax_velocity(state, group, t):
-    m, step = state.get("exp_avg"), _adamax_step(state, group, t)
+def _adamax_velocity(state, group, t, grad):
+    m, step = state.get("exp_avg"), _adamax_step(state, group, t, grad)
     if m is None or step is None:
         return None
     return -step * m / (1 - group["betas"][0] ** t)
 
 
-# Colours: the classic seven take the Okabe-Ito colours (distinguishable with the common
-# colour vision deficiencies); the Adam variants take Paul Tol's muted colours and a dashed
-# line, since eight or more hues can no longer all be told apart by colour alone.
+def _nadam_mu(group, t):
+    b1, psi = group["betas"][0], group["momentum_decay"]
+    return b1 * (1.0 - 0.5 * 0.96 ** (t * psi)), b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+
+
+def _nadam_step(state, group, t, grad):
+    v = state.get("exp_avg_sq")
+    if v is None or t < 1:
+        return None
+    return group["lr"] / ((v / (1 - group["betas"][1] ** t)).sqrt() + group["eps"])
+
+
+def _nadam_velocity(state, group, t, grad):
+    """The momentum term of NAdam's step: -lr mu_{t+1} / (1 - prod mu * mu_{t+1}) * m / denom
+    (the rest of its step is the look-ahead gradient term)."""
+    m, box = state.get("exp_avg"), _nadam_step(state, group, t, grad)
+    prod = state.get("mu_product")
+    if m is None or box is None or prod is None:
+        return None
+    _, mu_next = _nadam_mu(group, t)
+    return -box * (mu_next / (1.0 - float(prod) * mu_next)) * m
+
+
+def _radam_rect(group, t):
+    b2 = group["betas"][1]
+    rho_inf = 2 / (1 - b2) - 1
+    rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+    if rho_t <= 5:
+        return None
+    return ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+
+
+def _radam_step(state, group, t, grad):
+    """lr r_t sqrt(1 - b2^t) / (sqrt(v) + eps) once the variance is trusted (rho_t > 5); before
+    that RAdam takes plain momentum steps: the rate is lr on both axes."""
+    v = state.get("exp_avg_sq")
+    if v is None or t < 1:
+        return None
+    rect = _radam_rect(group, t)
+    if rect is None:
+        return v * 0 + group["lr"]
+    return group["lr"] * rect * (1 - group["betas"][1] ** t) ** 0.5 / (v.sqrt() + group["eps"])
+
+
+def _radam_velocity(state, group, t, grad):
+    m, box = state.get("exp_avg"), _radam_step(state, group, t, grad)
+    if m is None or box is None:
+        return None
+    return -box * m / (1 - group["betas"][0] ** t)
+
+
+# Colours (light slides, dark slides): each at least 3:1 against every fill of its theme's
+# contour background, and the classic seven pairwise CIEDE2000 >= 12 under normal vision and
+# deuteranopia, protanopia and tritanopia simulations (tests/test_style.py measures both).
+# A second cue besides colour: the head's shape by family (circle: plain; triangles: momentum;
+# squares: adaptive steps; diamonds: the Adam family, the four variants also dashed).
 DASH = (0, (5, 2))
 
 register(
-    "sgd", "torch.optim:SGD", display="SGD", analogy="drunk walker", color="#D55E00", default_lr=0.01, lesson=_lessons.SGD,
+    "sgd", "torch.optim:SGD", display="SGD", analogy="drunk walker", color="#975020", dark_color="#E78F50",
+    marker="o", default_lr=0.01, lesson=_lessons.SGD, velocity=_sgd_velocity, velocity_is_step=True,
 )
 register(
-    "momentum", "torch.optim:SGD", defaults={"momentum": 0.9}, display="Momentum",
-    analogy="downhill slope", velocity=_sgd_velocity, color="#0072B2", default_lr=0.005, lesson=_lessons.MOMENTUM,
+    "momentum", "torch.optim:SGD", defaults={"momentum": 0.9}, display="Momentum", analogy="downhill slope",
+    velocity=_sgd_velocity, color="#0858AF", dark_color="#0087E7", marker="^", default_lr=0.005,
+    lesson=_lessons.MOMENTUM, velocity_is_step=True,
 )
 register(
     "nesterov", "torch.optim:SGD", defaults={"momentum": 0.9, "nesterov": True}, display="Nesterov",
-    analogy="downhill slope, looking ahead", velocity=_sgd_velocity, color="#56B4E9", default_lr=0.005, lesson=_lessons.NESTEROV,
+    analogy="downhill slope, looking ahead", velocity=_sgd_velocity, color="#0080E7", dark_color="#30B7F7",
+    marker="v", default_lr=0.005, lesson=_lessons.NESTEROV,
 )
 register(
     "adagrad", "torch.optim:Adagrad", display="AdaGrad", analogy="bad shoes", step_size=_adagrad_step,
-    color="#009E73", default_lr=0.3, lesson=_lessons.ADAGRAD,
+    color="#188760", dark_color="#97C797", marker="s", default_lr=0.3, lesson=_lessons.ADAGRAD,
 )
 register(
     "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
-    step_size=_adadelta_step, color="#F0E442", default_lr=10.0, lesson=_lessons.ADADELTA,
+    step_size=_adadelta_step, color="#A77800", dark_color="#F7C728", marker="s", default_lr=10.0,
+    lesson=_lessons.ADADELTA,
 )
 register(
-    "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="slope and shoes, short memory",
-    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#CC79A7", default_lr=0.01, lesson=_lessons.RMSPROP,
+    "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="shoes whose pain fades",
+    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#783070", dark_color="#B7689F", marker="s",
+    default_lr=0.01, lesson=_lessons.RMSPROP,
 )
 register(
     "adam", "torch.optim:Adam", display="Adam", analogy="downhill slope and bad shoes",
-    step_size=_adam_step, velocity=_adam_velocity, color="#E69F00", default_lr=0.05, lesson=_lessons.ADAM,
+    step_size=_adam_step, velocity=_adam_velocity, color="#EF2868", dark_color="#DF5060", marker="D",
+    default_lr=0.05, lesson=_lessons.ADAM, velocity_is_step=True,
 )
 register(
     "adamw", "torch.optim:AdamW", display="AdamW", analogy="Adam that sheds weight",
-    step_size=_adam_step, velocity=_adam_velocity, color="#882255", linestyle=DASH, default_lr=0.05,
+    step_size=_adam_step, velocity=_adam_velocity, color="#872050", dark_color="#E74080", marker="D",
+    linestyle=DASH, default_lr=0.05, velocity_is_step=True,
 )
 register(
     "adamax", "torch.optim:Adamax", display="Adamax", analogy="Adam whose shoes remember the worst sway",
-    step_size=_adamax_step, velocity=_adamax_velocity, color="#999933", linestyle=DASH, default_lr=0.05,
+    step_size=_adamax_step, velocity=_adamax_velocity, color="#788718", dark_color="#979730", marker="D",
+    linestyle=DASH, default_lr=0.05, velocity_is_step=True,
 )
 register(
     "nadam", "torch.optim:NAdam", display="NAdam", analogy="Adam looking ahead",
-    step_size=_adam_step, velocity=_adam_velocity, color="#44AA99", linestyle=DASH, default_lr=0.05,
+    step_size=_nadam_step, velocity=_nadam_velocity, color="#088F87", dark_color="#48A797", marker="D",
+    linestyle=DASH, default_lr=0.05,
 )
 register(
     "radam", "torch.optim:RAdam", display="RAdam", analogy="Adam that warms up its shoes",
-    step_size=_adam_step, velocity=_adam_velocity, color="#AA4499", linestyle=DASH, default_lr=0.05,
+    step_size=_radam_step, velocity=_radam_velocity, color="#A74897", dark_color="#D740C7", marker="D",
+    linestyle=DASH, default_lr=0.05, velocity_is_step=True,
 )

@@ -221,19 +221,17 @@ def draw_key(scene, scales: dict, kinds: list) -> None:
     px_unit = scene.px_per_unit(scene.map_axes[0])
     pt = fig.dpi / 72
     items = []
-    by_arrow = {k: [t for t, a, _ in kinds if a == k] for k in ("velocity", "step")}
-    boxed = [t for t, _, b in kinds if b]
-    what = {"velocity": "velocity", "step": "step along −gradient"}
+    arrows = {a for _, a, _ in kinds if a}
+    boxed = any(b for _, _, b in kinds)
+    what = {"velocity": "velocity it carries", "step": "its step down the slope, −lr·g"}
     if "arrow" in scales:
         ref = _nice(70 * fonts.scale / (scales["arrow"] * px_unit))
         for k in ("velocity", "step"):
-            if by_arrow[k]:
-                text = f"{what[k]} ({', '.join(by_arrow[k])}):  arrow = {ref:g} per step"
-                items.append(("arrow", ref * scales["arrow"] * px_unit, text, k == "step"))
+            if k in arrows:
+                items.append(("arrow", ref * scales["arrow"] * px_unit, f"{what[k]}: {ref:g} per step", k == "step"))
     if "box" in scales and boxed:
         ref = _nice(16 * fonts.scale / (scales["box"] * px_unit))
-        items.append(("box", ref * scales["box"] * px_unit,
-                      f"step size per axis ({', '.join(boxed)}):  half side = {ref:g}", False))
+        items.append(("box", ref * scales["box"] * px_unit, f"step size per axis: {ref:g} (half side)", False))
     if not items:
         return
     t = IdentityTransform()

@@ -26,7 +26,7 @@ GRID_POINTS = 300      # along the longer side of the view
 LOG_LEVELS = 28
 LINEAR_LEVELS = 24
 LOG_SPAN = 1e8         # log levels cover at most this ratio below the highest value
-HEIGHT_PERCENTILE = 0.5  # the 3D view's log heights stop at this percentile of the grid
+HEIGHT_PERCENTILE = 8.0  # the 3D view's log heights stop at this percentile of the grid
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import numpy as np
 
 HEAD_RADIUS = 8.0         # pixels kept free around every head
 GAP = 4.0                 # pixels between a label and its head on the first ring
-STAY = 26.0               # a label stays where it was while its box is this close to its head
+STAY = 90.0               # a label stays where it was while its box is this close to its head
+SPARE = 14.0              # a label moved to a new place keeps this much more room from other heads
 DIRECTIONS = (0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180)   # degrees, right first
 RINGS = (1.0, 1.8, 2.8, 4.0, 5.5, 7.5)
 
@@ -80,7 +81,11 @@ def place(heads, sizes, bounds, prev=None, obstacles=()):
                 ring = np.r_[0 if gap <= HEAD_RADIUS + GAP + 3 else 1, ring]
         ok = _free(cx, cy, w, ht, bounds, placed, points)
         if ok.any():
-            j = int(np.argmax(ok))
+            # a new place with room to spare (heads creeping close would soon push it again),
+            # unless last frame's place still works
+            roomy = ok & (_clearance(cx, cy, w, ht, points) >= HEAD_RADIUS + SPARE)
+            j = 0 if ok[0] and len(cx) > len(rings) * len(ang) else int(np.argmax(roomy)) if roomy.any() \
+                else int(np.argmax(ok))
             center, r = (cx[j], cy[j]), ring[j]
         else:
             # nowhere free: beside the head, inside the map (overlaps allowed)
@@ -91,6 +96,17 @@ def place(heads, sizes, bounds, prev=None, obstacles=()):
         far[i] = r > 0
         placed = np.vstack([placed, [center[0] - w / 2, center[1] - ht / 2, center[0] + w / 2, center[1] + ht / 2]])
     return centers, far
+
+
+def _clearance(cx, cy, w, h, points):
+    """Each candidate box's distance to the nearest point."""
+    if not len(points):
+        return np.full(len(cx), np.inf)
+    x0, x1, y0, y1 = cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2
+    px, py = points[:, 0][None, :], points[:, 1][None, :]
+    dx = np.maximum(np.maximum(x0[:, None] - px, 0.0), px - x1[:, None])
+    dy = np.maximum(np.maximum(y0[:, None] - py, 0.0), py - y1[:, None])
+    return np.sqrt(dx * dx + dy * dy).min(1)
 
 
 def _free(cx, cy, w, h, bounds, placed, points):
@@ -115,19 +131,48 @@ def boxes_overlap(centers, sizes) -> bool:
     return any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
+def _spread_from(ys, heights, lo, hi, prev, stay):
+    """Labels still within ``stay`` of where they belong keep last frame's place (in order of how
+    close they are); the others go to the free place nearest to where they belong; nobody else
+    moves. If no free place is left, everything is spread afresh."""
+    n = len(ys)
+    out = np.full(n, np.nan)
+    taken: list[tuple[float, float]] = []
+
+    def free(y, h):
+        return lo + h / 2 - 1e-9 <= y <= hi - h / 2 + 1e-9 and all(abs(y - c) >= (h + hh) / 2 - 1e-9 for c, hh in taken)
+
+    keep = [i for i in np.argsort(np.abs(prev - ys)) if np.isfinite(prev[i]) and abs(prev[i] - ys[i]) <= stay]
+    for i in keep:
+        if free(prev[i], heights[i]):
+            out[i] = prev[i]
+            taken.append((prev[i], heights[i]))
+    for i in np.argsort(ys):
+        if np.isfinite(out[i]):
+            continue
+        h = heights[i]
+        best = None
+        for d in np.arange(0, hi - lo + 1, 1.0):
+            for y in (ys[i] - d, ys[i] + d):
+                if free(y, h):
+                    best = y
+                    break
+            if best is not None:
+                break
+        if best is None:
+            return spread(ys, heights, lo, hi)
+        out[i] = best
+        taken.append((best, h))
+    return out
+
+
 def spread(ys, heights, lo: float, hi: float, prev=None, stay: float = 6.0) -> np.ndarray:
     """Vertical centres near ``ys`` for boxes of ``heights`` stacked in [lo, hi] without overlap
     (the labels at the ends of the loss curves). With ``prev`` (last frame's centres), labels
     whose place is within ``stay`` pixels of where they belong keep it, if that leaves no overlap."""
     if prev is not None:
-        out = spread(ys, heights, lo, hi)
-        keep = np.where(np.abs(np.asarray(prev) - out) <= stay, prev, out)
-        order = np.argsort(keep)
-        h = np.asarray(heights, dtype=float)[order]
-        k = np.asarray(keep)[order]
-        if np.all(np.diff(k) >= (h[1:] + h[:-1]) / 2 - 1e-9):
-            return np.asarray(keep, dtype=float)
-        return out
+        return _spread_from(np.asarray(ys, dtype=float), np.asarray(heights, dtype=float), lo, hi,
+                            np.asarray(prev, dtype=float), stay)
     ys = np.asarray(ys, dtype=float)
     heights = np.asarray(heights, dtype=float)
     order = np.argsort(ys)

@@ -29,8 +29,8 @@ from . import labels as L
 
 FADE_ROWS = 40          # the trail's fade, in recorded steps
 FADE_FLOOR = 0.28       # opacity of the oldest part of a trail
-MARK_FRACTION = 0.10    # a typical mark spans this fraction of the map's shorter side
-MARK_CAP = 2.2          # no mark longer than this many times the typical one (then tagged)
+MARK_FRACTION = 0.07    # a typical mark spans this fraction of the map's shorter side
+MARK_CAP = 2.0          # no mark longer than this many times the typical one (then tagged)
 MARK_MIN_PX = 7.0       # no mark shorter than this (the smallest steps stay visible)
 MARK_QUANTILE = 0.75
 
@@ -239,6 +239,7 @@ class Heads(Layer):
                 if scene.panel[trace.label] is not ax:
                     continue
                 pos, ends, angle = _heads_and_ends(trace, rows, (x0, x1), (y0, y1))
+                pos = scene.snap(ax, pos)
                 items.append((pos, ends, angle, scene.styles[trace.label].color, trace.marker))
                 self.per_trace.append(pos)
             coll = PathCollection([], sizes=[size], offsets=np.empty((0, 2)), offset_transform=ax.transData,
@@ -543,17 +544,18 @@ class Marks(Layer):
             for t in traces:
                 kind, has_box = mark_kinds(t)
                 color = scene.styles[t.label].color
-                heads = head_positions(t, rows)
+                heads = scene.snap(ax, head_positions(t, rows))
+                unit = 1.0 / px_per_unit                      # one pixel, in data units
                 if kind is not None and "arrow" in scales:
                     v = arrow_vectors(t, rows) * scales["arrow"]
                     v, tag = _fit(v, cap, min_len)
-                    arrows[kind].append((heads, v, tag, color))
+                    arrows[kind].append((heads, np.round(v / unit) * unit, tag, color))
                 if has_box and "box" in scales:
                     b = box_sizes(t, rows) * scales["box"]
                     b, tag = _fit(b, cap / 2, min_len / 2, per_axis=True)
-                    boxes.append((heads, b, tag, color))
+                    boxes.append((heads, np.round(b / unit) * unit, tag, color))
             if boxes:
-                coll = PolyCollection([], closed=True, linewidths=1.6 * fonts.scale, zorder=6)
+                coll = PolyCollection([], closed=True, linewidths=1.3 * fonts.scale, zorder=6)
                 ax.add_collection(coll, autolim=False)
                 coll.set_gid("boxes")
                 self.artists.append(coll)
@@ -569,7 +571,7 @@ class Marks(Layer):
                 else:  # hollow: the raw slope's step, not a carried velocity
                     style = dict(color=th.axes, edgecolor=colors, linewidth=1.6 * fonts.scale)
                 q = Quiver(ax, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), angles="xy",
-                           scale_units="xy", scale=1, units="dots", pivot="tail", width=3.4 * px,
+                           scale_units="xy", scale=1, units="dots", pivot="tail", width=3.0 * px,
                            headwidth=3.2, headlength=3.4, headaxislength=3.0, minlength=0, minshaft=1.0,
                            zorder=6.5, **style)
                 ax.add_collection(q, autolim=False)
@@ -687,6 +689,9 @@ class Losses(Layer):
         self.ends.set_gid("loss-heads")
         self.artists += [self.lines, self.ends]
         self.sprites = [scene.sprite(scene.loss_label_text(t), c, box=False) for t, _, c in self.label_items]
+        self.heights = np.array([s.size[1] + 1 for s in self.sprites], dtype=float)
+        self.slots = None
+        self.order = None
         self.texts = []
         if still:
             for (t, _, c) in self.label_items:
@@ -720,20 +725,51 @@ class Losses(Layer):
         self.ends.set_offsets(np.array(offs).reshape(-1, 2))
         self.ends.set_paths(paths)
         self.ends.set_facecolor(faces or "none")
-        # end labels: at each curve's current value, pushed apart, in the right margin
-        ys, hs = [], []
-        for (t, c, _), s in zip(self.label_items, self.sprites):
-            rr = self._last_finite(c, r)
-            y = c[rr]
-            ys.append(float(ax.transData.transform((steps[rr], y))[1]) if np.isfinite(y) else box.y0)
-            hs.append(s.size[1] + 1)
-        prev = None if self.placed is None or self.still else [c for _, c in self.placed]
-        centers = L.spread(ys, hs, box.y0 - 0.05 * box.height, box.y1 + 0.05 * box.height, prev=prev)
+        # labels in the right margin: in the last frame beside their curve's end; while the race
+        # runs, in those same places ordered by the current loss (a label moves only when two
+        # methods change places, and each label carries its curve's marker)
+        ys = self._label_ys(r)
+        if self.slots is None:
+            self.slots = np.sort(L.spread(self._label_ys(len(steps) - 1), self.heights,
+                                          box.y0 - 0.05 * box.height, box.y1 + 0.05 * box.height))
+        order = self._order(ys)
+        centers = np.empty(len(ys))
+        centers[order] = self.slots
         x_left = box.x1 + 10 * scene.fonts.scale
         self.placed = [(x_left, cy) for cy in centers]
         if self.still:
             for txt, (xl, cy) in zip(self.texts, self.placed):
                 txt.set_position((xl, cy))
+
+    def _order(self, ys: np.ndarray) -> np.ndarray:
+        """Labels bottom to top by current loss, keeping last frame's order until two curves are
+        apart by more than a label's height the other way (curves that wiggle across each other
+        do not make their labels flicker)."""
+        if self.still or self.order is None:
+            self.order = list(np.argsort(ys, kind="stable"))
+            return np.asarray(self.order)
+        margin = float(self.heights.mean())
+        order = list(self.order)
+        for _ in range(len(order)):
+            swapped = False
+            for j in range(len(order) - 1):
+                a, b = order[j], order[j + 1]
+                if ys[a] > ys[b] + margin:
+                    order[j], order[j + 1] = b, a
+                    swapped = True
+            if not swapped:
+                break
+        self.order = order
+        return np.asarray(order)
+
+    def _label_ys(self, r: int) -> np.ndarray:
+        ax, steps, box = self.scene.loss_ax, self.steps, self.scene.loss_ax.bbox
+        out = []
+        for t, c, _ in self.label_items:
+            rr = self._last_finite(c, r)
+            y = c[rr]
+            out.append(float(ax.transData.transform((steps[rr], y))[1]) if np.isfinite(y) else box.y0)
+        return np.asarray(out)
 
     def paste(self, buf: np.ndarray) -> None:
         h = buf.shape[0]

@@ -1,18 +1,19 @@
 """Pacing: which recorded step each frame shows, and for how long.
 
-Time goes where the lesson happens. The first :data:`EARLY` steps get a frame
-each (AdaGrad's shoes start to hurt there, the heavy ball gathers speed); after
-that each frame advances a little more than the one before (a geometric
-progression starting at one step per frame), up to the step where every head has
-settled (none moves more than :data:`SETTLE_PX` pixels for the rest of the run).
-The last frame is the run's last step. The first frame is held :data:`OPEN_HOLD`
-seconds so the viewer can find the start; the hold at the end is the animation's
-``hold`` (3 s by default).
+Time goes where the lesson happens. Frame ``k`` shows step ``s(k) = s0 (exp(k / s0) - 1)``
+(rounded): time runs in ``log(1 + s / s0)``, so the first frames show about one step
+each (AdaGrad's shoes start to hurt there, the heavy ball gathers speed) and each later
+frame advances a little more than the one before; ``s0`` is chosen so the last motion
+frame lands on the step where every head has settled (stays within :data:`SETTLE_PX`
+pixel of where it ends). A run shorter than the budget gets one frame per step, never
+more. The last frame is the run's last step. The first frame is held
+:data:`OPEN_HOLD` seconds so the viewer can find the start; the hold at the end is
+the animation's ``hold`` (3 s by default).
 
->>> frame_rows(501, 150, settle=501).tolist()[:5]
-[0, 1, 2, 3, 4]
->>> len(frame_rows(501, 150, settle=501)) <= 150
-True
+>>> frame_rows(401, 150).tolist()[:6]
+[0, 1, 2, 3, 4, 5]
+>>> r = frame_rows(1001, 150); len(r), int(r[-1])
+(150, 1000)
 """
 
 from __future__ import annotations
@@ -21,77 +22,67 @@ import math
 
 import numpy as np
 
-EARLY = 25          # steps shown one per frame at the start
-SETTLE_PX = 1.0     # a head that moves less than this many pixels per step has settled
+SETTLE_PX = 1.0     # a head this close to where it ends has settled
 OPEN_HOLD = 0.5     # seconds on the first frame
 
 
 def settle_row(traces, to_px, rows: int) -> int:
-    """The first recorded row after which no head moves more than SETTLE_PX pixels.
+    """The first recorded row after which every head stays within SETTLE_PX of its final place.
 
-    ``to_px(xy)`` maps data coordinates to pixels (the map's view). Diverged paths
-    count as settled once they stop (their drawing stops there too).
+    ``to_px(xy)`` maps data coordinates to pixels (the map's view). (A head that creeps
+    by less than a pixel per frame but keeps going has not settled.)
     """
-    last_moving = 0
+    settled = 0
     for trace in traces:
         ok = trace.ok()
-        p = to_px(np.where(ok[..., None], trace.path, np.nan))            # (T, N, 2) pixels
-        d = np.hypot(*(np.diff(p, axis=0).transpose(2, 0, 1)))            # (T-1, N)
-        moving = np.flatnonzero(np.nan_to_num(d, nan=0.0).max(axis=1) > SETTLE_PX)
-        if len(moving):
-            last_moving = max(last_moving, int(moving[-1]) + 1)
-    return min(max(last_moving + 1, 1), rows)
+        for i in range(trace.n_starts):
+            p = trace.path[:, i][ok[:, i]]
+            if len(p) < 2:
+                continue
+            px = to_px(p)
+            d = np.hypot(*(px - px[-1]).T)
+            far = np.flatnonzero(d > SETTLE_PX)
+            last = int(np.flatnonzero(ok[:, i])[far[-1]]) + 1 if len(far) else 0
+            settled = max(settled, last)
+    return min(max(settled + 1, 1), rows)
 
 
-def frame_rows(n_rows: int, budget: int, settle: int | None = None, early: int = EARLY) -> np.ndarray:
-    """The recorded rows the frames show (strictly increasing, at most ``budget``, ending at the last row).
-
-    Rows 0 .. early-1 one per frame, then a geometric progression from one row per frame up
-    to ``settle`` (the rows beyond it look the same), then the last row.
-    """
+def frame_rows(n_rows: int, budget: int, settle: int | None = None) -> np.ndarray:
+    """The recorded rows the frames show: strictly increasing, at most ``budget`` of them, the
+    last one the run's last row; ``settle``: the rows beyond it look the same (one frame)."""
     n_rows, budget = int(n_rows), max(int(budget), 1)
     last = n_rows - 1
     if budget == 1 or n_rows == 1:
         return np.array([last], dtype=np.int64)
     end = min(max(settle if settle is not None else n_rows, 1), n_rows) - 1   # last row worth a frame
-    if end + 1 <= budget - (0 if end == last else 1):
-        rows = list(range(end + 1))
+    motion = budget - (0 if end == last else 1)
+    if end + 1 <= motion:
+        rows = np.arange(end + 1)
     else:
-        head = min(early, budget - 2, end)
-        rows = list(range(head))
-        free = budget - len(rows) - (0 if end == last else 1)
-        span = end - head
-        if free >= span + 1:
-            rows += list(range(head, end + 1))
-        else:
-            q = _ratio(span, free - 1)
-            steps = [head + (q ** j - 1) / (q - 1) if q != 1 else head + j for j in range(free)]
-            rows += sorted(set(int(round(s)) for s in steps))
-            rows[-1] = end
+        s0 = _s0(end, motion - 1)
+        k = np.arange(motion)
+        rows = np.round(s0 * np.expm1(k / s0)).astype(np.int64)
+        rows = np.maximum(rows, k)                  # rounding never shows one step twice
+        for j in range(1, len(rows)):
+            rows[j] = max(rows[j], rows[j - 1] + 1)
+        rows = np.minimum(rows, end)
+        rows[-1] = end
+        rows = np.unique(rows)
     if rows[-1] != last:
-        rows.append(last)
-    out = np.unique(np.asarray(rows, dtype=np.int64))
-    if len(out) > budget:   # rounding merged none, so this is only the safety net
-        out = np.unique(np.concatenate([out[: budget - 1], [last]]))
-    return out
+        rows = np.append(rows, last)
+    return rows.astype(np.int64)
 
 
-def _ratio(span: float, frames: int) -> float:
-    """q with (q**frames - 1) / (q - 1) = span: steps that start at one per frame and grow geometrically."""
-    if frames <= 0:
-        return 1.0
-    if span <= frames:
-        return 1.0
-    lo, hi = 1.0 + 1e-12, 2.0
-    while (hi ** frames - 1) / (hi - 1) < span:
-        hi *= 2
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if (mid ** frames - 1) / (mid - 1) < span:
+def _s0(steps: int, frames: int) -> float:
+    """s0 with s0 * ln(1 + steps / s0) = frames (frames < steps)."""
+    lo, hi = 1e-6, 1e12
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        if mid * math.log1p(steps / mid) < frames:
             lo = mid
         else:
             hi = mid
-    return hi
+    return math.sqrt(lo * hi)
 
 
 def durations(n_frames: int, fps: float, hold: float, open_hold: float = OPEN_HOLD) -> list[float]:

@@ -26,6 +26,7 @@ from . import style as S
 from .background import Background, compute_background, draw_background, draw_background_3d, draw_minima
 
 SWARM_AT = 20          # more starts than this per optimizer are drawn as a translucent swarm
+MARKER_GLYPHS = {"o": "●", "^": "▲", "v": "▼", "s": "■", "D": "◆", "d": "◆", "X": "✖", "*": "★", "p": "⬟"}
 
 
 @dataclass
@@ -89,6 +90,18 @@ class Scene:
         lo, hi = self.map_axes[0].get_zlim()
         return 0.012 * (hi - lo)
 
+    def snap(self, ax, pts) -> np.ndarray:
+        """Points moved to the nearest pixel centre: a mark whose head creeps by a fraction of a
+        pixel is drawn the same, so the frame does not change (and the GIF does not grow)."""
+        pts = np.asarray(pts, dtype=float)
+        flat = pts.reshape(-1, 2)
+        ok = np.isfinite(flat).all(1)
+        out = flat.copy()
+        if ok.any():
+            px = np.floor(ax.transData.transform(flat[ok])) + 0.5
+            out[ok] = ax.transData.inverted().transform(px)
+        return out.reshape(pts.shape)
+
     def from_px(self, ax, px) -> np.ndarray:
         return ax.transData.inverted().transform(np.asarray(px, dtype=float).reshape(-1, 2))
 
@@ -115,30 +128,32 @@ class Scene:
         return trace.full_title
 
     def loss_label_text(self, trace) -> str:
-        return trace.full_title
+        return f"{MARKER_GLYPHS.get(trace.marker, '●')} {trace.full_title}"
 
     def sprite(self, text: str, color: str, small: bool = False, box: bool = True):
         """A label rendered once, to paste into frames: bold, in the method's colour made readable,
-        on a box of the map's background colour (``box``) or on the figure's background."""
+        with a halo of the background's colour (``box``: the map's) so lines under it do not cut it."""
         from .blit import render_sprite
 
         size = self.fonts.small * (0.85 if small else 1.0)
-        ink = S.readable(color, self.theme.label_face if box else self.theme.figure)
+        face = self.theme.label_face if box else self.theme.figure
+        ink = S.readable(color, face)
 
         def make(fig):
             return fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=size, fontweight="bold",
-                            color=ink, bbox=self._label_box(color) if box else None)
+                            color=ink, path_effects=self._halo(face) if box else None)
 
         return render_sprite(make, self.fig.dpi, pad=1)
 
-    def _label_box(self, color):
-        return dict(boxstyle="round,pad=0.22", facecolor=self.theme.label_face, edgecolor=color,
-                    linewidth=1.3 * self.fonts.scale, alpha=0.92)
+    def _halo(self, face):
+        from matplotlib import patheffects
+
+        return [patheffects.withStroke(linewidth=3.2 * self.fonts.scale, foreground=face)]
 
     def label_artist(self, ax, text: str, color: str):
+        face = self.theme.label_face
         t = ax.text(0, 0, text, ha="center", va="center", fontsize=self.fonts.small, fontweight="bold",
-                    color=S.readable(color, self.theme.label_face), bbox=self._label_box(color), zorder=10,
-                    clip_on=False)
+                    color=S.readable(color, face), path_effects=self._halo(face), zorder=10, clip_on=False)
         t.set_gid(f"label:{text}")
         return t
 
@@ -319,9 +334,9 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
         aspect = inner_w / inner_h
         if loss_panel:
             r, c = divmod(len(traces), cols)
-            lw = _label_width(traces, fonts, pt)
-            rect = (tick_w + c * cw + tick_w * 0.6, top - (r + 1) * ch + tick_h * 0.35,
-                    max(inner_w - lw - tick_w * 0.6, 40), inner_h)
+            lw = min(_label_width(traces, fonts, pt), 0.45 * cw)
+            rect = (tick_w + c * cw + tick_w * 0.55, top - (r + 1) * ch + tick_h * 0.35,
+                    max(cw - lw - tick_w * 0.55 - pad, 40), inner_h)
             loss_ax = fig.add_axes(_frac(rect, W, H))
         spare = rows * cols - n
         if animated and spare > 0:
@@ -379,7 +394,7 @@ def _frac(rect, W, H):
 def _label_width(traces, fonts, pt) -> float:
     if not traces:
         return 0.0
-    w = max(S.text_width(t.full_title, fonts.small, True) for t in traces) * pt
+    w = max(S.text_width("● " + t.full_title, fonts.small, True) for t in traces) * pt
     return w + 18 * fonts.scale
 
 
@@ -439,9 +454,12 @@ def _draw_starts(scene: Scene, ax, starts: np.ndarray):
 
 def _panel_title(scene: Scene, ax, trace):
     th, fonts = scene.theme, scene.fonts
-    text = trace.full_title + (f"  ·  {trace.analogy}" if trace.analogy else "")
     width = ax.get_window_extent().width
-    size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.7)
+    text = trace.full_title + (f"  ·  {trace.analogy}" if trace.analogy else "")
+    size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.8)
+    if S.text_width(text, size, True) * scene.fig.dpi / 72 > width:   # no room for the analogy
+        text = trace.full_title
+        size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.6)
     ax.set_title(text, color=S.readable(scene.styles[trace.label].color, th.figure), fontsize=size,
                  fontweight="bold", loc="left", pad=3)
     if not scene.is3d:

@@ -32,6 +32,7 @@ class _Entry:
     build: Callable[..., Surface]
     defaults: Mapping[str, float]
     summary: str
+    rules: Mapping[str, tuple] = None   # parameter -> (exclusive lower bound, what it must be)
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -41,7 +42,7 @@ def register(name: str, fn: Callable | None = None, *, formula: str = "", domain
              minima=(), optimum: float | None = None, start=None, log_levels: bool = False,
              params: Mapping[str, float] | None = None, lrs: Mapping[str, float] | None = None,
              steps: int = 300, note: str = "", build: Callable[..., Surface] | None = None,
-             display: str = "", replace_existing: bool = False):
+             display: str = "", param_rules: Mapping[str, tuple] | None = None, replace_existing: bool = False):
     """Add a surface to the registry (usable from notebooks).
 
     ``fn(x, y, **params)`` must use tensor operations so autograd and batching work.
@@ -81,7 +82,7 @@ def register(name: str, fn: Callable | None = None, *, formula: str = "", domain
                 lrs=curated_rates(lrs, p), steps=steps, note=note, defaults=defaults, display=display,
             )
 
-    _REGISTRY[name] = _Entry(name, build, defaults, formula or name)
+    _REGISTRY[name] = _Entry(name, build, defaults, formula or name, dict(param_rules or {}))
     return None
 
 
@@ -139,9 +140,12 @@ def get(spec, *, xlim=None, ylim=None) -> Surface:
             raise TrajvizError(f"unknown parameter '{bad[0]}' for surface '{e.name}' (valid: {valid})")
         params = dict(e.defaults)
         for k, v in given.items():
-            if isinstance(v, (tuple, bool)) or v is None:
-                raise TrajvizError(f"bad value for '{k}': surface parameters are numbers")
+            if isinstance(v, (tuple, bool, str)) or v is None:
+                raise TrajvizError(f"bad {e.name} parameter {k}: {v} (must be a number)")
             params[k] = float(v)
+            low, rule = (e.rules or {}).get(k, (None, ""))
+            if low is not None and not params[k] > low:
+                raise TrajvizError(f"bad {e.name} parameter {k}: {params[k]:g} (must be {rule})")
         surface = e.build(**params)
     else:
         from .formula import compile_formula
