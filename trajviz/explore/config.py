@@ -17,7 +17,7 @@ from typing import Any
 from .. import optimizers as _optimizers
 from .. import surfaces as _surfaces
 from ..errors import TrajvizError
-from .expression import verified_expression
+from .expression import is_formula_surface, verified_expression
 
 # torch.optim classes whose single-tensor update the page implements (static/optim.js)
 PAGE_CLASSES = ("SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam")
@@ -114,7 +114,7 @@ def _lrs(surface, names) -> dict:
 
 def surface_entry(surface, key: str, names: Sequence[str], aliases: Sequence[str] = ()) -> dict | None:
     """The page's record of a surface, or None if its function cannot be written as a formula."""
-    formula_surface = surface.name == surface.formula and surface.name not in _surfaces.names()
+    formula_surface = is_formula_surface(surface)
     text = surface.formula if formula_surface else verified_expression(surface)
     if text is None:
         return None

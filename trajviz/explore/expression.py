@@ -16,7 +16,7 @@ formula against the surface on a grid before trusting it.
 
 >>> import trajviz.surfaces as S
 >>> expression(S.get("rosenbrock:b=10"))
-'(((1.0 - x) ** 2) + (10.0 * ((y - (x ** 2)) ** 2)))'
+'(((1.0 - x) ** 2.0) + (10.0 * ((y - (x ** 2.0)) ** 2.0)))'
 """
 
 from __future__ import annotations
@@ -93,10 +93,17 @@ class Traced:
         raise NotTraceable(f"torch.{name}")
 
 
+def is_formula_surface(surface) -> bool:
+    """Whether the surface was made from a formula (not a registry entry)."""
+    from .. import surfaces
+
+    return surface.name == surface.formula and surface.name not in surfaces.names()
+
+
 def expression(surface) -> str | None:
     """The surface's function as a formula string in the CLI's syntax, or None if it cannot be traced."""
-    if getattr(surface, "name", None) == getattr(surface, "formula", object()):
-        return surface.formula  # a formula surface: its own text
+    if is_formula_surface(surface):
+        return surface.formula  # its own text
     try:
         out = surface.fn(Traced("x"), Traced("y"), **surface.params)
     except NotTraceable:
@@ -147,4 +154,4 @@ def verified_expression(surface, tolerance: float = 1e-12) -> str | None:
     return text if error <= tolerance else None
 
 
-__all__ = ["expression", "verified_expression", "compare_on_grid", "Traced", "NotTraceable"]
+__all__ = ["expression", "is_formula_surface", "verified_expression", "compare_on_grid", "Traced", "NotTraceable"]
