@@ -103,7 +103,8 @@ TV.app = (function () {
     let dragging = -1;
     let hashTimer = null, lastHash = null;
     let structure = "";
-    const timings = [];
+    // drag timings for benchmarks/explore_drag.py: off unless it switches them on
+    const bench = { on: false, samples: [], runMs: 0 };
 
     // ---- the page ---------------------------------------------------------------------------
     const ui = {};
@@ -114,7 +115,7 @@ TV.app = (function () {
     ui.title = h("div", { class: "tv-title" });
     ui.map = h("canvas", { class: "tv-map" });
     ui.notice = h("div", { class: "tv-notice", hidden: "" });
-    ui.hint = h("div", { class: "tv-hint", text: "drag a start ○ · double-click the map to add a start, a start to remove it" });
+    ui.hint = h("span", { class: "tv-small", text: "drag ○ on the map · double-click: add, or remove a start" });
     ui.loss = h("canvas", { class: "tv-loss" });
     ui.methods = h("div", { class: "tv-methods" });
     ui.addMethod = h("select", { class: "tv-select tv-add", "aria-label": "add a method", onchange: () => onAddMethod() });
@@ -141,7 +142,7 @@ TV.app = (function () {
         h("label", { class: "tv-field" }, h("span", { text: "surface" }), ui.surface),
         h("div", { class: "tv-formula-wrap" }, ui.formula, ui.formulaError)),
       h("div", { class: "tv-main" },
-        h("div", { class: "tv-mapwrap" }, ui.title, ui.map, ui.notice, ui.hint),
+        h("div", { class: "tv-mapwrap" }, ui.title, ui.map, ui.notice),
         h("aside", { class: "tv-side" },
           ui.loss,
           h("div", { class: "tv-run" },
@@ -151,7 +152,7 @@ TV.app = (function () {
             ui.batchRow,
             h("div", { class: "tv-row tv-starts" }, h("label", { text: "starts" }),
               h("button", { class: "tv-button tv-small-button", text: "+ start", onclick: () => addStart() }),
-              h("button", { class: "tv-button tv-small-button", text: "− start", onclick: () => removeStart(-1) }))),
+              h("button", { class: "tv-button tv-small-button", text: "− start", onclick: () => removeStart(-1) }), ui.hint)),
           ui.methods,
           h("div", { class: "tv-row" }, ui.addMethod),
           ui.notes)),
@@ -166,12 +167,14 @@ TV.app = (function () {
       const base = current ? current.state : config.state;
       const next = TV.state.merge(base, partial, catalog);
       if (backend.kernel) { backend.request(next, partial); return; }
-      commit(backend.compute(next));
+      const t0 = performance.now();
+      const result = backend.compute(next);
+      bench.runMs = performance.now() - t0;
+      commit(result);
     }
 
     /** Show a computed result: {state, surface, methods, traces, background}. */
     function commit(result) {
-      const t0 = performance.now();
       const surfaceChanged = !current || current.surface.spec !== result.surface.spec ||
         String(current.surface.domain) !== String(result.surface.domain);
       current = result;
@@ -189,8 +192,6 @@ TV.app = (function () {
       render();
       scheduleHash();
       if (options.onChange) options.onChange(result);
-      timings.push(performance.now() - t0);
-      if (timings.length > 2000) timings.shift();
     }
 
     function render() {
@@ -211,14 +212,15 @@ TV.app = (function () {
       const s = current.surface;
       ui.surface.replaceChildren();
       for (const entry of config.surfaces) {
-        ui.surface.append(h("option", { value: entry.key, text: entry.note ? `${entry.key} (${entry.note})` : entry.key }));
+        ui.surface.append(h("option", { value: entry.key, text: entry.key }));
       }
       if (s.formula_surface) ui.surface.append(h("option", { value: "", text: "formula (typed below)" }));
       ui.surface.value = s.formula_surface ? "" : s.key;
       if (!s.formula_surface) ui.formula.value = "";
       else if (document.activeElement !== ui.formula) ui.formula.value = s.spec;
       ui.title.replaceChildren(h("b", { text: s.formula_surface ? "formula" : (s.title || s.key) }),
-                               h("span", { text: `  f(x, y) = ${s.pretty || s.formula}` }));
+                               h("span", { text: `  f(x, y) = ${s.pretty || s.formula}` }),
+                               ...(s.note ? [h("i", { text: `  (${s.note})` })] : []));
       ui.batchRow.hidden = !s.data;
     }
 
@@ -398,9 +400,17 @@ TV.app = (function () {
       if (!current) return;
       const [px, py] = localPoint(e);
       if (dragging < 0) { ui.map.classList.toggle("tv-grab", startAt(px, py) >= 0); return; }
+      const t0 = performance.now();
       const start = current.state.start.slice();
       start[dragging] = roundedPoint(...mapView.toData(px, py));
       tryApply({ start });
+      if (bench.on) {
+        // read one pixel back from each canvas: the drawing is then really done, not just queued
+        mapView.ctx.getImageData(0, 0, 1, 1);
+        lossView.ctx.getImageData(0, 0, 1, 1);
+        const end = performance.now();
+        bench.samples.push({ total: end - t0, run: bench.runMs, sinceEvent: end - e.timeStamp });
+      }
     });
     const endDrag = (e) => {
       if (dragging < 0) return;
@@ -554,10 +564,16 @@ TV.app = (function () {
       paths() {
         return current ? TV.engine.paths(current.traces) : {};
       },
+      /** The viewport coordinates of the data point (x, y) on the map (for tests and the benchmark). */
+      locate(x, y) {
+        const r = ui.map.getBoundingClientRect();
+        const [px, py] = mapView.toPx(x, y);
+        return { x: r.left + px, y: r.top + py };
+      },
       commit,
       showNotice,
       formulaError: (text) => { ui.formulaError.textContent = text; },
-      timings,
+      bench,
       render,
     };
     start();

@@ -284,7 +284,14 @@ TV.view = (function () {
         if (last < 0) continue;
         const pts = [];
         for (let t = 0; t <= last; t++) pts.push(this.toPx(tr.path[2 * (tr.n * t + i)], tr.path[2 * (tr.n * t + i) + 1]));
-        const line = () => { ctx.beginPath(); pts.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); };
+        // the line through the iterates, less the ones within a pixel of the last kept
+        // (they change nothing on screen, and wide strokes cost per vertex)
+        const kept = [pts[0]];
+        for (let k = 1; k < pts.length; k++) {
+          const [ax, ay] = kept[kept.length - 1], [bx, by] = pts[k];
+          if ((bx - ax) ** 2 + (by - ay) ** 2 >= 1 || k === pts.length - 1) kept.push(pts[k]);
+        }
+        const line = () => { ctx.beginPath(); kept.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y))); };
         ctx.lineJoin = "round";
         ctx.lineCap = "round";
         ctx.setLineDash([]);
@@ -301,11 +308,15 @@ TV.view = (function () {
         ctx.strokeStyle = INK;
         ctx.lineWidth = 0.8;
         let lx = Infinity, ly = Infinity;
+        ctx.beginPath(); // all the dots as one path: one fill and one stroke
         for (const [x, y] of pts) {
-          if ((x - lx) ** 2 + (y - ly) ** 2 < 36) continue;
-          ctx.beginPath(); ctx.arc(x, y, 2.4, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+          if ((x - lx) ** 2 + (y - ly) ** 2 < 100) continue;
+          ctx.moveTo(x + 2.2, y);
+          ctx.arc(x, y, 2.2, 0, 2 * Math.PI);
           lx = x; ly = y;
         }
+        ctx.fill();
+        ctx.stroke();
         const [px, py] = pts[pts.length - 1];
         const diverged = tr.divergedAt[i] >= 0 && scene.frame >= tr.divergedAt[i];
         if (diverged) this.cross(px, py, style.color);
@@ -519,12 +530,13 @@ TV.view = (function () {
       ctx.font = `600 14px ${FONT}`;
       ctx.textAlign = "left"; ctx.textBaseline = "top";
       const what = this.range.optimumKnown ? "f*" : "min";
-      const label = shift ? `loss: f(x, y) ${shift > 0 ? "\u2212" : "+"} ${Math.abs(Number(shift.toPrecision(4)))} (${what}), log scale`
-        : "loss: f(x, y), log scale";
+      const label = shift ? `loss  f(x, y) ${shift > 0 ? "\u2212" : "+"} ${Math.abs(Number(shift.toPrecision(4)))} (${what})`
+        : "loss  f(x, y)";
       ctx.fillText(label, m.l, 7);
       ctx.font = `13px ${FONT}`;
       ctx.textAlign = "right";
-      ctx.fillText("step", m.l + pw, 7);
+      ctx.fillStyle = this.theme.muted;
+      ctx.fillText("log scale, against step", m.l + pw, 8);
       ctx.save();
       ctx.beginPath(); ctx.rect(m.l, m.t, pw, ph); ctx.clip();
       for (const tr of scene.traces) {
