@@ -14,10 +14,9 @@ from click.testing import CliRunner
 
 import trajviz
 from trajviz.cli import cli
-from trajviz.explore.browser import find_chromium
+from trajviz.explore.browser import needs_chromium
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="needs Chromium: apt-get install -y chromium (.ci/run installs it)")
+pytestmark = needs_chromium()
 
 GALLERY = Path(__file__).resolve().parent.parent / "docs" / "gallery" / "explore.png"
 TOL = 1e-9

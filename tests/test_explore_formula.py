@@ -2,8 +2,7 @@
 
 Acceptance is compared on a corpus of tricky inputs and on thousands of random strings; values
 against the CLI's compiled formula (torch), gradients (derived symbolically in the page)
-against torch autograd. Every built-in surface, written out as a formula for the page,
-equals its torch definition.
+against torch autograd; and every built-in surface, as the page evaluates it, against torch.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ import torch
 import trajviz.surfaces as S
 from trajviz.errors import TrajvizError
 from trajviz.explore import write_explorer
-from trajviz.explore.browser import find_chromium
-from trajviz.explore.expression import compare_on_grid, expression, verified_expression
+from trajviz.explore.browser import needs_chromium
+from trajviz.explore.expression import expression
 from trajviz.surfaces.formula import MAX_NODES, compile_formula
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="needs Chromium: apt-get install -y chromium (.ci/run installs it)")
+pytestmark = [needs_chromium(), pytest.mark.filterwarnings("ignore::SyntaxWarning")]
 
 POINTS = [(0.7, -1.3), (2.0, 0.5), (-0.3, 0.25), (1.5, 1.5)]
 
@@ -198,21 +196,6 @@ def test_random_formulas_are_accepted_alike_and_evaluate_alike(page):
     assert not grad_bad, grad_bad[:5]
 
 
-@pytest.mark.parametrize("name", S.names())
-def test_every_builtin_surface_is_a_formula_equal_to_its_torch_definition(name):
-    surface = S.get(name)
-    text = expression(surface)
-    assert text is not None, f"{name} cannot be written as a formula"
-    assert compare_on_grid(surface, text, points=101) <= 1e-12
-    assert verified_expression(surface) == text
-
-
-@pytest.mark.parametrize("spec", ["quadratic:kappa=25,angle=30", "rosenbrock:a=2,b=10", "quadratic:angle=-45"])
-def test_surface_parameters_are_written_at_full_precision(spec):
-    surface = S.get(spec)
-    assert compare_on_grid(surface, expression(surface), points=101) == 0.0
-
-
 def test_builtin_surfaces_in_the_page_equal_torch_with_their_gradients(page):
     names = S.names()
     texts = [expression(S.get(n)) for n in names]
@@ -227,17 +210,3 @@ def test_builtin_surfaces_in_the_page_equal_torch_with_their_gradients(page):
         np.testing.assert_allclose(out[:, 0], value.detach().numpy(), rtol=1e-12, err_msg=name)
         scale = np.maximum(np.abs(grad.numpy()), 1e-6)
         assert np.max(np.abs(out[:, 1:] - grad.numpy()) / scale) <= 1e-9, name
-
-
-def test_untraceable_surfaces_are_refused():
-    import trajviz.surfaces as surfaces
-
-    surfaces.register("piecewise", lambda x, y: torch.where(x > 0, x, y), domain=((-1, 1), (-1, 1)),
-                      replace_existing=True)
-    surfaces.register("indexed", lambda x, y: (x * y)[..., None][..., 0], domain=((-1, 1), (-1, 1)),
-                      replace_existing=True)
-    try:
-        assert expression(S.get("piecewise")) is None
-        assert expression(S.get("indexed")) is None
-    finally:
-        del surfaces._REGISTRY["piecewise"], surfaces._REGISTRY["indexed"]

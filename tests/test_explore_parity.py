@@ -23,11 +23,10 @@ import trajviz.optimizers as O
 import trajviz.surfaces as S
 from trajviz import sampling
 from trajviz.explore import write_explorer
-from trajviz.explore.browser import find_chromium
+from trajviz.explore.browser import needs_chromium
 from trajviz.explore.config import optimizer_entries
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="needs Chromium: apt-get install -y chromium (.ci/run installs it)")
+pytestmark = needs_chromium()
 
 STEPS = 300
 TOL = 1e-9

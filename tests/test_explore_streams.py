@@ -8,10 +8,9 @@ import pytest
 
 from trajviz import sampling
 from trajviz.explore import write_explorer
-from trajviz.explore.browser import find_chromium
+from trajviz.explore.browser import needs_chromium
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="needs Chromium: apt-get install -y chromium (.ci/run installs it)")
+pytestmark = needs_chromium()
 
 SEEDS = [0, 1, 7, 123456789, 2**32 - 1, 2**32, 2**40 + 5, 2**53 - 1]
 

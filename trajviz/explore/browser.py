@@ -28,6 +28,15 @@ def find_chromium() -> str | None:
     return None
 
 
+def needs_chromium():
+    """A pytest mark: skip without Chromium, with the reason, unless $TRAJVIZ_REQUIRE_BROWSER is set
+    (CI sets it, so that a missing browser fails there instead of skipping)."""
+    import pytest
+
+    missing = find_chromium() is None and not os.environ.get("TRAJVIZ_REQUIRE_BROWSER")
+    return pytest.mark.skipif(missing, reason="needs Chromium: apt-get install -y chromium (.ci/run installs it)")
+
+
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium browser (playwright's sync API), closed on exit."""
@@ -55,4 +64,4 @@ def open_page(browser, path, *, width: int = 1280, height: int = 720, hash: str 
     return page
 
 
-__all__ = ["find_chromium", "chromium", "open_page", "CHROMIUM_ARGS"]
+__all__ = ["find_chromium", "needs_chromium", "chromium", "open_page", "CHROMIUM_ARGS"]

@@ -212,9 +212,6 @@ def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, s
         state["xlim"] = [float(v) for v in xlim]
     if ylim is not None:
         state["ylim"] = [float(v) for v in ylim]
-    from ..render.style import THEMES
-
-    th = THEMES["light"]
     return {
         "version": 1,
         "classes": {name: class_info(name) for name in sorted({o["cls"] for o in optimizers})},
@@ -227,10 +224,18 @@ def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, s
                              "steps": FORMULA_STEPS},
         "state": state,
         "notes": notes,
-        "theme": {"surface": list(th.surface_colors), "contour": th.contour_line, "contour_alpha": th.contour_alpha,
-                  "text": th.text, "muted": th.muted, "axes": th.axes, "star": th.star_face, "edge": th.marker_edge},
+        "theme": theme_payload(),
     }
 
 
-__all__ = ["build_config", "optimizer_entries", "surface_entry", "class_info", "method_color", "page_class",
+def theme_payload(name: str = "light") -> dict:
+    """The colours the page draws with, from trajviz's theme."""
+    from ..render.style import THEMES
+
+    th = THEMES[name]
+    return {"surface": list(th.surface_colors), "contour": th.contour_line, "contour_alpha": th.contour_alpha,
+            "text": th.text, "muted": th.muted, "axes": th.axes, "star": th.star_face, "edge": th.marker_edge}
+
+
+__all__ = ["build_config", "theme_payload", "optimizer_entries", "surface_entry", "class_info", "method_color", "page_class",
            "PAGE_CLASSES"]

@@ -164,9 +164,9 @@ TV.app = (function () {
 
     // ---- state ------------------------------------------------------------------------------
     function apply(partial) {
+      if (backend.kernel) { backend.request(partial); return; } // the kernel checks and merges
       const base = current ? current.state : config.state;
       const next = TV.state.merge(base, partial, catalog);
-      if (backend.kernel) { backend.request(next, partial); return; }
       const t0 = performance.now();
       const result = backend.compute(next);
       bench.runMs = performance.now() - t0;
@@ -221,7 +221,7 @@ TV.app = (function () {
       ui.title.replaceChildren(h("b", { text: s.formula_surface ? "formula" : (s.title || s.key) }),
                                h("span", { text: `  f(x, y) = ${s.pretty || s.formula}` }),
                                ...(s.note ? [h("i", { text: `  (${s.note})` })] : []));
-      ui.batchRow.hidden = !s.data;
+      ui.batchRow.hidden = !s.n_data;
     }
 
     function syncControls() {
@@ -231,8 +231,8 @@ TV.app = (function () {
       ui.noise.value = String(noiseToSlider(st.noise));
       ui.noiseOut.textContent = st.noise ? fmt(st.noise, 2) : "0 (off)";
       if (document.activeElement !== ui.seed) ui.seed.value = String(st.seed);
-      if (current.surface.data) {
-        const n = config.data[current.surface.data].f.length;
+      if (current.surface.n_data) {
+        const n = current.surface.n_data;
         ui.batch.replaceChildren(h("option", { value: "", text: `full (${n})` }),
           ...BATCH_CHOICES.filter((b) => b < n).map((b) => h("option", { value: String(b), text: String(b) })));
         if (st.batch_size && !BATCH_CHOICES.includes(st.batch_size)) {
@@ -325,6 +325,7 @@ TV.app = (function () {
     function applyFormula() {
       const text = ui.formula.value;
       if (!TV.formula.pyStrip(text)) { ui.formulaError.textContent = ""; return; }
+      if (backend.kernel) { ui.formulaError.textContent = ""; apply({ surface: text }); return; }
       try {
         if (TV.state.isName(text) && !["x", "y"].includes(TV.state.splitSpec(text)[0].toLowerCase())) {
           catalog.surface(text, null, null);
@@ -538,7 +539,7 @@ TV.app = (function () {
       if (options.hash && location.hash.length > 1) {
         loadHash(location.hash);
       } else if (backend.kernel) {
-        apply(options.initial || config.state);
+        if (options.result) commit(options.result); else apply(options.initial || config.state);
       } else {
         commit(backend.compute(options.initial || config.state));
       }
@@ -548,8 +549,9 @@ TV.app = (function () {
           loadHash(location.hash);
         });
       }
+      // redraw when the page's size changes (a window, or a notebook cell's width)
       let resizeTimer = null;
-      window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 100); });
+      new ResizeObserver(() => { clearTimeout(resizeTimer); resizeTimer = setTimeout(render, 60); }).observe(main);
     }
 
     const controller = {

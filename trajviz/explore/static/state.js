@@ -152,7 +152,8 @@ TV.state = (function () {
           start = corner;
         }
       }
-      return { ...entry, spec: entry.formula_surface ? spec : entry.key, fn, domain, start };
+      const nData = entry.data ? this.config.data[entry.data].f.length : null;
+      return { ...entry, spec: entry.formula_surface ? spec : entry.key, fn, domain, start, n_data: nData };
     }
 
     /** A built-in named with parameters (`rosenbrock:b=100`): the entry whose parameters match. */
