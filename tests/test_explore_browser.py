@@ -253,3 +253,71 @@ def test_screenshot_for_the_readme(browser, written, messages):
     page.screenshot(path=str(GALLERY))
     assert GALLERY.stat().st_size > 50_000
     page.close()
+
+
+def test_play_pause_step_scrub_and_starts(browser, written, messages):
+    page = open_explorer(browser, written, messages)
+    frame = page.locator(".tv-frame")
+    assert frame.text_content() == "step 500 / 500"
+    page.get_by_role("button", name="▶ Play").click()
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="❚❚ Pause").click()
+    shown = int(frame.text_content().split()[1])
+    assert 0 < shown < 500
+    page.get_by_role("button", name="Step ›").click()
+    assert frame.text_content() == f"step {shown + 1} / 500"
+    page.keyboard.press("ArrowLeft")
+    assert frame.text_content() == f"step {shown} / 500"
+    scrub = page.get_by_label("step shown", exact=True)
+    box = scrub.bounding_box()
+    page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
+    assert frame.text_content().startswith("step 0 ")
+    # double-click the map: a start there; double-click that start: gone again
+    where = page.evaluate("window.trajvizLib.app.locate(1.0, -0.5)")
+    page.mouse.dblclick(where["x"], where["y"])
+    starts = state_of(page)["start"]
+    assert len(starts) == 2 and abs(starts[1][0] - 1.0) < 0.02 and abs(starts[1][1] + 0.5) < 0.02
+    assert all(len(p) == 2 for p in page.evaluate("window.trajviz.paths()").values())
+    page.mouse.dblclick(where["x"], where["y"])
+    assert len(state_of(page)["start"]) == 1
+    page.close()
+
+
+def test_copy_command_is_the_cli_line_for_the_drawn_race(browser, written, messages, tmp_path):
+    import csv
+    import io
+    import shlex
+
+    page = open_explorer(browser, written, messages)
+    page.evaluate("window.trajviz.setState({opt: ['sgd', 'adam:lr=0.05,betas=0.9/0.99', 'momentum:momentum=0.8'],"
+                  " start: [[-1.2, 2.0], [1.5, 2.5]], steps: 120})")
+    command = page.get_by_label("equivalent command", exact=True).input_value()
+    assert command.startswith("trajviz animate rosenbrock --opt sgd --opt adam:lr=0.05,betas=0.9/0.99 ")
+    args = shlex.split(command)
+    assert args[:2] == ["trajviz", "animate"]
+    result = CliRunner().invoke(cli, ["run", *args[2:], "-o", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "p.csv").read_text())))
+    drawn = page.evaluate("window.trajviz.paths()")
+    for label, per_start in drawn.items():
+        for i, path in enumerate(per_start):
+            mine = [(float(r["x"]), float(r["y"])) for r in rows if r["optimizer"] == label and int(r["start"]) == i]
+            assert len(mine) == len(path)
+            np.testing.assert_allclose(np.array(path), np.array(mine), rtol=TOL, atol=1e-12)
+    page.close()
+
+
+def test_view_limits_and_divergence_follow_the_cli(browser, tmp_path, messages):
+    path = tmp_path / "limits.html"
+    result = CliRunner().invoke(cli, ["explore", "x**2 + 3*y**2", "--xlim", "-1,2", "--ylim", "-1,1", "--opt", "adam",
+                                      "--opt", "sgd:lr=0.4", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    page = open_explorer(browser, path, messages)
+    state = state_of(page)
+    assert state["xlim"] == [-1, 2] and state["ylim"] == [-1, 1]
+    assert state["start"] == [[pytest.approx(-0.55), pytest.approx(0.7)]]  # the view's corner, as the CLI puts it
+    paths = page.evaluate("window.trajviz.paths()")
+    assert 1 < len(paths["sgd:lr=0.4"][0]) < 50  # it leaves the box of 5 view widths: divergence
+    assert_paths_equal(paths, state)
+    assert "--xlim=-1,2 --ylim=-1,1" in page.get_by_label("equivalent command", exact=True).input_value()
+    page.close()

@@ -236,8 +236,11 @@ TV.view = (function () {
       for (const m of scene.minima) this.star(...this.toPx(m[0], m[1]));
       const heads = [];
       for (const tr of scene.traces) heads.push(...this.drawTrace(tr, scene));
-      for (const hd of heads) this.drawMarks(hd, scene);
-      for (const hd of heads) this.dot(hd.px, hd.py, 6.5, hd.style.color, INK, 1.6);
+      for (const hd of heads) if (!hd.outside) this.drawMarks(hd, scene);
+      for (const hd of heads) {
+        if (hd.outside) this.pointer(hd.px, hd.py, hd.toward, hd.style.color);
+        else this.dot(hd.px, hd.py, 6.5, hd.style.color, INK, 1.6);
+      }
       scene.starts.forEach(([x, y], i) => this.startMarker(...this.toPx(x, y), i === scene.dragging));
       ctx.restore();
       this.drawLabels(heads.filter((hd) => hd.labelled));
@@ -249,7 +252,7 @@ TV.view = (function () {
       ctx.lineWidth = 1;
       ctx.strokeRect(b.left + 0.5, b.top + 0.5, b.w - 1, b.h - 1);
       ctx.fillStyle = this.theme.text;
-      ctx.font = `13px ${FONT}`;
+      ctx.font = `14px ${FONT}`;
       ctx.textAlign = "center";
       ctx.textBaseline = "top";
       for (const v of niceTicks(x0, x1, Math.max(3, Math.round(b.w / 110)))) {
@@ -317,10 +320,16 @@ TV.view = (function () {
         }
         ctx.fill();
         ctx.stroke();
-        const [px, py] = pts[pts.length - 1];
+        const [hx, hy] = pts[pts.length - 1];
+        // a head that has left the view is pinned to its edge, with a pointer to where it went
+        const b = this.box, pad = 9;
+        const px = Math.min(Math.max(hx, b.left + pad), b.left + b.w - pad);
+        const py = Math.min(Math.max(hy, b.top + pad), b.top + b.h - pad);
+        const outside = px !== hx || py !== hy;
         const diverged = tr.divergedAt[i] >= 0 && scene.frame >= tr.divergedAt[i];
-        if (diverged) this.cross(px, py, style.color);
-        heads.push({ tr, i, t: last, px, py, style, diverged, labelled: i === 0 || !heads.some((hd) => hd.labelled) });
+        if (diverged && !outside) this.cross(px, py, style.color);
+        heads.push({ tr, i, t: last, px, py, style, diverged, outside, toward: [hx - px, hy - py],
+                     labelled: i === 0 || !heads.some((hd) => hd.labelled) });
       }
       return heads;
     }
@@ -412,6 +421,18 @@ TV.view = (function () {
       ctx.closePath();
       ctx.fillStyle = this.theme.star; ctx.fill();
       ctx.strokeStyle = INK; ctx.lineWidth = 1.3; ctx.stroke();
+    }
+
+    /** A triangle at the view's edge pointing along (dx, dy): a head beyond the view. */
+    pointer(x, y, [dx, dy], color) {
+      const ctx = this.ctx, len = Math.hypot(dx, dy) || 1, ux = dx / len, uy = dy / len;
+      ctx.beginPath();
+      ctx.moveTo(x + 9 * ux, y + 9 * uy);
+      ctx.lineTo(x - 6 * ux - 7 * uy, y - 6 * uy + 7 * ux);
+      ctx.lineTo(x - 6 * ux + 7 * uy, y - 6 * uy - 7 * ux);
+      ctx.closePath();
+      ctx.fillStyle = color; ctx.fill();
+      ctx.lineWidth = 1.5; ctx.strokeStyle = INK; ctx.stroke();
     }
 
     cross(x, y, color) {
@@ -509,7 +530,7 @@ TV.view = (function () {
       const steps = Math.max(scene.steps, 1);
       const X = (t) => m.l + (t / steps) * pw;
       const Y = (v) => m.t + ph - ((Math.log10(Math.max(v - shift, floor)) - a) / (b - a)) * ph;
-      ctx.font = `13px ${FONT}`;
+      ctx.font = `14px ${FONT}`;
       ctx.fillStyle = this.theme.text;
       ctx.strokeStyle = "#DDDDDD";
       ctx.lineWidth = 1;
