@@ -104,12 +104,12 @@ def test_bad_setups_fail_before_anything_is_written(kwargs, message):
 
 
 def test_a_users_optimizer_class_is_left_out_with_a_note(tmp_path, monkeypatch):
-    (tmp_path / "myopt.py").write_text("import torch\n\nclass Shaky(torch.optim.SGD):\n    pass\n")
+    (tmp_path / "explore_shaky_opt.py").write_text("import torch\n\nclass Shaky(torch.optim.SGD):\n    pass\n")
     monkeypatch.chdir(tmp_path)
-    config = build_config("rosenbrock", ["myopt:Shaky", "adam"])
+    config = build_config("rosenbrock", ["explore_shaky_opt:Shaky", "adam"])
     assert config["state"]["opt"] == ["adam"]
-    assert any("'myopt:Shaky' is not in the page" in n and "kernel mode" in n for n in config["notes"])
-    assert "myopt:Shaky" not in json.dumps(config["optimizers"])
+    assert any("'explore_shaky_opt:Shaky' is not in the page" in n and "kernel mode" in n for n in config["notes"])
+    assert "explore_shaky_opt:Shaky" not in json.dumps(config["optimizers"])
 
 
 def test_the_write_is_atomic(tmp_path, monkeypatch):
