@@ -95,6 +95,7 @@ def test_state_is_in_the_clis_terms():
     (dict(steps=0), "bad steps"),
     (dict(steps=10**6), "at most 5,000 steps"),
     (dict(batch_size=16), "batch size needs"),
+    (dict(seed=2**60), "seeds up to 2\\*\\*53 - 1"),
     (dict(opt=["adam:fused=true"]), "none of the selected optimizers"),
 ])
 def test_bad_setups_fail_before_anything_is_written(kwargs, message):

@@ -168,16 +168,24 @@ class Bridge:
 
     def __init__(self, page, widget):
         self.page, self.widget, self.inbox = page, widget, []
-        page.expose_function("toKernel", lambda text: self.inbox.append(json.loads(text)))
+        self.log = []  # every message the front end sent
+        page.expose_function("toKernel", lambda text: (self.inbox.append(json.loads(text)),
+                                                        self.log.append(json.loads(text))))
         self.outbox = []
         for name in ("state", "result"):
             widget.observe(lambda change: self.outbox.append({change["name"]: change["new"]}), names=[name])
 
-    def pump(self, rounds=20):
+    def pump(self, rounds=40):
+        """Deliver messages both ways until nothing has moved for a quarter of a second."""
+        idle = 0
         for _ in range(rounds):
-            self.page.wait_for_timeout(60)
+            self.page.wait_for_timeout(50)
             if not self.inbox and not self.outbox:
+                idle += 1
+                if idle >= 5:
+                    return
                 continue
+            idle = 0
             while self.inbox:
                 self.widget.set_state(self.inbox.pop(0))
             while self.outbox:
@@ -205,11 +213,24 @@ def test_the_front_end_runs_in_a_browser(kernel, registered):
         page.get_by_role("button", name="+ start").click()
         bridge.pump()
         assert len(w.state["start"]) == 2
+        before_drag = [list(p) for p in w.state["start"]]
         paths = w.paths()
         assert set(paths) == set(w.state["opt"]) and all(len(p) == 2 for p in paths.values())
         if not kernel:  # what the page drew equals the engine (noise-free)
             want = trajviz.run(surface, opt, steps=60, start=w.state["start"], dtype="float64")
             np.testing.assert_allclose(np.array(paths["adam"]), want["adam"].path.transpose(1, 0, 2), rtol=1e-9)
+        # a real drag of the first start: in kernel mode the kernel re-runs once, on release
+        requests = len([1 for m in bridge.log if "request" in m])
+        begin = page.evaluate("document.querySelector('.tv-widget').trajviz.locate(...window.model.get('state').start[0])")
+        page.mouse.move(begin["x"], begin["y"])
+        page.mouse.down()
+        page.mouse.move(begin["x"] + 60, begin["y"] + 40, steps=8)
+        page.mouse.up()
+        bridge.pump()
+        moved = w.state["start"][0]
+        assert moved != before_drag[0]
+        assert len([1 for m in bridge.log if "request" in m]) == requests + (1 if kernel else 0)
+        assert [p[0][0] for p in w.paths().values()] == [moved] * len(w.paths())
         # a change made in Python reaches the drawing
         w.setState({"steps": 30})
         bridge.pump()

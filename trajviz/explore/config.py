@@ -31,6 +31,7 @@ FORMULA_START = (-2.2, 2.2)
 FORMULA_STEPS = 300
 MAX_PAGE_STARTS = 20
 MAX_PAGE_STEPS = 5000
+MAX_PAGE_SEED = 2**53 - 1  # JavaScript's integers
 
 
 def method_color(name: str) -> str:
@@ -158,6 +159,8 @@ def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, s
     specs = _optimizers.resolve(list(opt) if isinstance(opt, (list, tuple)) else opt, surface=chosen)
     if len(setup.x0) > MAX_PAGE_STARTS:
         raise TrajvizError(f"the page draws at most {MAX_PAGE_STARTS} starts (got {len(setup.x0)})")
+    if setup.seed > MAX_PAGE_SEED:
+        raise TrajvizError(f"the page takes seeds up to 2**53 - 1 (got {setup.seed})")
     if setup.steps > MAX_PAGE_STEPS:
         raise TrajvizError(f"the page runs at most {MAX_PAGE_STEPS:,} steps (got {setup.steps:,})")
 

@@ -101,6 +101,7 @@ TV.app = (function () {
     let frame = 0;
     let playing = false, playStart = 0, playFrom = 0;
     let dragging = -1;
+    let preview = null;          // kernel mode: the starts while a drag is under way (sent on release)
     let hashTimer = null, lastHash = null;
     let structure = "";
     // drag timings for benchmarks/explore_drag.py: off unless it switches them on
@@ -115,7 +116,7 @@ TV.app = (function () {
     ui.title = h("div", { class: "tv-title" });
     ui.map = h("canvas", { class: "tv-map" });
     ui.notice = h("div", { class: "tv-notice", hidden: "" });
-    ui.hint = h("span", { class: "tv-small", text: "drag ○ on the map · double-click: add, or remove a start" });
+    ui.hint = h("span", { class: "tv-small", text: "drag ○ · double-click: add / remove" });
     ui.loss = h("canvas", { class: "tv-loss" });
     ui.methods = h("div", { class: "tv-methods" });
     ui.addMethod = h("select", { class: "tv-select tv-add", "aria-label": "add a method", onchange: () => onAddMethod() });
@@ -198,7 +199,7 @@ TV.app = (function () {
       if (!current) return;
       mapView.layout(current.surface.domain);
       mapView.setSurface(current.background, current.surface.spec, current.surface); // cached by surface, view, size
-      const scene = { traces: current.traces, frame, starts: current.state.start, minima: current.surface.minima || [],
+      const scene = { traces: current.traces, frame, starts: preview || current.state.start, minima: current.surface.minima || [],
                       story: true, dragging, steps: current.state.steps };
       mapView.draw(scene);
       lossView.draw(scene);
@@ -402,8 +403,9 @@ TV.app = (function () {
       const [px, py] = localPoint(e);
       if (dragging < 0) { ui.map.classList.toggle("tv-grab", startAt(px, py) >= 0); return; }
       const t0 = performance.now();
-      const start = current.state.start.slice();
+      const start = (preview || current.state.start).slice();
       start[dragging] = roundedPoint(...mapView.toData(px, py));
+      if (backend.kernel) { preview = start; render(); return; } // the kernel re-runs on release
       tryApply({ start });
       if (bench.on) {
         // read one pixel back from each canvas: the drawing is then really done, not just queued
@@ -418,7 +420,7 @@ TV.app = (function () {
       dragging = -1;
       ui.map.classList.remove("tv-dragging");
       if (ui.map.hasPointerCapture(e.pointerId)) ui.map.releasePointerCapture(e.pointerId);
-      if (backend.kernel) apply({ start: current.state.start });
+      if (preview) { apply({ start: preview }); preview = null; }
       render();
       scheduleHash();
     };

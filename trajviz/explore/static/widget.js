@@ -42,6 +42,8 @@ function render({ model, el }) {
     },
   });
 
+  el.trajviz = app; // the page's window.trajviz hook (state, setState, paths), on the widget's element
+
   const onResult = () => {
     const r = model.get("result");
     if (!kernel || !r) return;
