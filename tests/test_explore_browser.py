@@ -175,8 +175,7 @@ def test_steps_noise_seed_and_batches_from_the_controls(browser, written, messag
     assert state["noise"] > 0
     paths = page.evaluate("window.trajviz.paths()")
     assert set(paths) == set(state["opt"])
-    # noise and minibatches follow trajviz.sampling (the engine's streams once issue 9 lands);
-    # the page's own determinism: the same state gives the same paths
+    assert_paths_equal(paths, state)  # noise and minibatches: the engine's seeded streams
     again = page.evaluate("(s) => { window.trajviz.setState(s); return window.trajviz.paths(); }", state)
     assert again == paths
     page.close()

@@ -2,9 +2,9 @@
 
 Every built-in method runs with its defaults and with non-default hyperparameters on several
 surfaces and starts, in float64 for 300 steps, with gradient noise and minibatches, and its
-path must equal a torch.optim loop to 1e-9 (relative). The reference loop draws noise and
-minibatches from trajviz.sampling, the streams the page implements; noise-free runs are also
-compared with ``trajviz.run`` itself (path, loss, gradient, and the drawn marks).
+path must equal to 1e-9 (relative) both a plain torch.optim loop that draws noise and
+minibatches from trajviz.sampling (the spec the page implements) and ``trajviz.run`` itself
+(path, loss, gradient, divergence, and the drawn marks).
 
 A comparison at 1e-9 only means something where the path is well-conditioned: on a chaotic
 path (Adadelta at lr=10 across Rosenbrock's valley) a one-ulp change of the start moves
@@ -183,13 +183,11 @@ def test_page_paths_equal_torch_optim(page, case):
     assert rel_error(got["path"], want) <= TOL
 
 
-NOISE_FREE = [c for c in CASES if not c[3] and not c[5]]
-
-
-@pytest.mark.parametrize("case", NOISE_FREE, ids=case_id)
+@pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_page_equals_trajviz_run(page, case):
-    surface, spec, starts, *_ = case
-    result = trajviz.run(surface, [spec], steps=STEPS, start=starts, dtype="float64", device="cpu")
+    surface, spec, starts, noise, seed, batch = case
+    result = trajviz.run(surface, [spec], steps=STEPS, start=starts, noise=noise, seed=seed, batch_size=batch,
+                         dtype="float64", device="cpu")
     trace = next(iter(result))
     got = run_page(page, case)
     assert got["label"] == trace.label
@@ -249,13 +247,3 @@ def test_every_method_the_page_runs_is_covered():
     for key in ("momentum", "dampening", "nesterov", "weight_decay", "maximize", "lr_decay", "initial_accumulator_value",
                 "rho", "eps", "alpha", "centered", "betas", "amsgrad", "decoupled_weight_decay", "momentum_decay"):
         assert key in options, key
-
-
-@pytest.mark.xfail(strict=True, reason="trajviz.run draws noise and minibatches from torch.Generator until the engine "
-                                        "switches to trajviz.sampling's streams (issue 9); then this passes: remove the mark")
-@pytest.mark.parametrize("case", [c for c in CASES if c[3] or c[5]], ids=case_id)
-def test_noisy_page_paths_equal_trajviz_run(page, case):
-    surface, spec, starts, noise, seed, batch = case
-    trace = next(iter(trajviz.run(surface, [spec], steps=STEPS, start=starts, noise=noise, seed=seed, batch_size=batch,
-                                  dtype="float64", device="cpu")))
-    assert rel_error(run_page(page, case)["path"], trace.path) <= TOL

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..atomic import check_writable
 from ..errors import TrajvizError
-from .config import build_config
+from ..options import RunOptions
+from .config import page_config
 from .page import write_page
 
 
@@ -21,16 +22,16 @@ def default_path(surface: str) -> Path:
     return folder / f"{stem[:60]}.html"
 
 
-def explore_command(surface: str = "rosenbrock", opts=(), *, output=None, start=None, steps=None, noise=0.0,
-                    batch_size=None, seed=0, xlim=None, ylim=None, open_browser=None) -> tuple[Path, bool]:
-    """Write the explorer page; open it when no output was named. Returns (path, opened)."""
+def explore_command(options: RunOptions, *, output=None, open_browser=None) -> tuple[Path, bool]:
+    """Write the explorer page for checked run options; open it when no output was named.
+    Returns (path, opened)."""
     if output is not None:
         output = Path(output)
         if output.suffix.lower() not in (".html", ".htm"):
             raise TrajvizError(f"cannot write the explorer to '{output.name}': use a .html file")
         check_writable(output)
-    config = build_config(surface, list(opts) or "all", start=start or None, steps=steps, noise=noise, seed=seed,
-                          batch_size=batch_size, xlim=xlim, ylim=ylim)
+    config = page_config(options)
+    surface = options.surface if isinstance(options.surface, str) else "explore"
     path = write_page(output if output is not None else default_path(surface), config)
     opened = False
     if open_browser if open_browser is not None else output is None:

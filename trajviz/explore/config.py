@@ -17,6 +17,7 @@ from typing import Any
 from .. import optimizers as _optimizers
 from .. import surfaces as _surfaces
 from ..errors import TrajvizError
+from ..options import RunOptions
 from .expression import is_formula_surface, verified_expression
 
 # torch.optim classes whose single-tensor update the page implements (static/optim.js)
@@ -30,21 +31,28 @@ FORMULA_DOMAIN = ((-3.0, 3.0), (-3.0, 3.0))
 FORMULA_START = (-2.2, 2.2)
 FORMULA_STEPS = 300
 MAX_PAGE_STARTS = 20
+# run options the page has no use for, and why
+UNSUPPORTED = {
+    "starts": "add starts in the page (double-click the map)",
+    "lr": "set each method's learning rate in the page",
+    "clip": "the page does not clip gradients",
+    "schedule": "the page runs each method at a constant learning rate",
+    "tune": "move each method's learning rate in the page",
+    "record_every": "the page records every step",
+    "dtype": "the page computes in float64",
+    "device": "the page computes in the browser",
+}
 MAX_PAGE_STEPS = 5000
 MAX_PAGE_SEED = 2**53 - 1  # JavaScript's integers
 
 
 def method_color(name: str) -> str:
-    """A method's colour: the one place to read it (it moves onto the optimizer entries)."""
-    from ..render.style import color_for
-
-    return color_for(name)
+    """A method's colour (a fact of its optimizer entry)."""
+    return _optimizers.get_entry(name).color
 
 
 def method_dashed(name: str) -> bool:
-    from ..render.style import DASHED
-
-    return name in DASHED
+    return _optimizers.get_entry(name).linestyle not in ("solid", "-", None)
 
 
 def page_class(spec) -> str | None:
@@ -102,12 +110,13 @@ def optimizer_entries() -> list[dict]:
 
 
 def _lrs(surface, names) -> dict:
+    """The learning rate each method gets on ``surface`` when its spec sets none, in
+    ``optimizers.resolve``'s order: the surface's curated rate, else the entry's default."""
     out = {}
     for name in names:
-        try:
-            rate = surface.lr_for(name)
-        except ArithmeticError:  # a curated rate that this parameter breaks (rosenbrock:b=0)
-            rate = None
+        rate = surface.lrs.get(name) if surface is not None else None
+        if rate is None:
+            rate = _optimizers.get_entry(name).fallback_lr
         if rate is not None and math.isfinite(rate) and rate > 0:
             out[name] = float(rate)
     return out
@@ -125,11 +134,11 @@ def surface_entry(surface, key: str, names: Sequence[str], aliases: Sequence[str
 
     if isinstance(surface.data, RegressionData):
         data_key = surface.name
-    from ..render.scene import pretty_formula, surface_title
+    from ..render.scene import pretty_formula
 
     return {
         "key": key, "aliases": [a for a in aliases if a != key], "name": surface.name,
-        "title": surface.name if formula_surface else surface_title(surface), "pretty": pretty_formula(surface.formula),
+        "title": surface.name if formula_surface else surface.label, "pretty": pretty_formula(surface.formula),
         "formula": surface.formula, "expression": text, "formula_surface": formula_surface,
         "params": dict(surface.params), "param_defaults": dict(entry.defaults) if entry else {},
         "domain": [list(surface.domain[0]), list(surface.domain[1])],
@@ -145,27 +154,48 @@ def _data_payload(surface) -> dict:
     return {"f": (data.t**2).tolist(), "y": data.y.tolist()}
 
 
-def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, steps: int | None = None,
-                 noise: float = 0.0, seed: int = 0, batch_size: int | None = None, xlim=None, ylim=None) -> dict:
+def build_config(surface: str = "rosenbrock", opt: Any = "all", **settings) -> dict:
+    """The page's payload for ``surface`` and ``opt`` with ``settings`` (start, steps, noise,
+    seed, batch_size, xlim, ylim: checked as ``trajviz run`` checks them)."""
+    unsupported = sorted(set(settings) - {"start", "steps", "noise", "seed", "batch_size", "xlim", "ylim"})
+    if unsupported:
+        raise TrajvizError(f"the page does not take '{unsupported[0]}' (it takes start, steps, noise, seed, "
+                           "batch_size, xlim and ylim)")
+    return page_config(RunOptions(surface=surface, opt=opt, **settings))
+
+
+def page_config(options: RunOptions) -> dict:
     """The page's payload: every surface and optimizer it can run, and the first state.
 
     Raises TrajvizError for bad input (as ``trajviz run`` would), before anything is written.
     """
-    from ..engine import Setup
-
-    setup = Setup(surface, steps=steps, start=start, noise=noise, batch_size=batch_size, seed=seed, xlim=xlim,
-                  ylim=ylim)
-    chosen = setup.surface
-    specs = _optimizers.resolve(list(opt) if isinstance(opt, (list, tuple)) else opt, surface=chosen)
-    if len(setup.x0) > MAX_PAGE_STARTS:
-        raise TrajvizError(f"the page draws at most {MAX_PAGE_STARTS} starts (got {len(setup.x0)})")
-    if setup.seed > MAX_PAGE_SEED:
-        raise TrajvizError(f"the page takes seeds up to 2**53 - 1 (got {setup.seed})")
-    if setup.steps > MAX_PAGE_STEPS:
-        raise TrajvizError(f"the page runs at most {MAX_PAGE_STEPS:,} steps (got {setup.steps:,})")
+    o = options
+    for key, why in UNSUPPORTED.items():
+        if getattr(o, key) not in (None, False, 1, "auto", "float64"):
+            raise TrajvizError(f"the page does not take {key}: {why}")
+    surface = o.surface
+    chosen = _surfaces.get(surface, xlim=o.xlim, ylim=o.ylim)
+    steps = o.steps if o.steps is not None else chosen.steps
+    batch_size = None
+    if o.batch_size is not None:
+        if not chosen.stochastic:
+            raise TrajvizError(f"batch size needs a surface with data (regression), not '{chosen.name}'")
+        n = len(chosen.data)
+        size = n if o.batch_size == "full" else o.batch_size
+        if size > n:
+            raise TrajvizError(f"bad batch size: {size} (must be at most {n}, the rows of the data set; or full)")
+        batch_size = size if size < n else None  # every row: the full objective
+    starts = [list(map(float, p)) for p in (o.start or [chosen.start])]
+    specs = _optimizers.resolve(list(o.opt), surface=chosen)
+    if len(starts) > MAX_PAGE_STARTS:
+        raise TrajvizError(f"the page draws at most {MAX_PAGE_STARTS} starts (got {len(starts)})")
+    if o.seed > MAX_PAGE_SEED:
+        raise TrajvizError(f"the page takes seeds up to 2**53 - 1 (got {o.seed})")
+    if steps > MAX_PAGE_STEPS:
+        raise TrajvizError(f"the page runs at most {MAX_PAGE_STEPS:,} steps (got {steps:,})")
 
     optimizers = optimizer_entries()
-    page_names = [o["name"] for o in optimizers]
+    page_names = [entry["name"] for entry in optimizers]
     notes = []
     surfaces, data = [], {}
     given = surface if isinstance(surface, str) else chosen.spec
@@ -207,14 +237,14 @@ def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, s
     if not opt_specs:
         raise TrajvizError("none of the selected optimizers can run in the page: " + "; ".join(notes))
 
-    state = {"surface": given, "opt": opt_specs, "start": setup.x0.tolist(), "steps": setup.steps,
-             "noise": setup.noise, "seed": setup.seed}
+    state = {"surface": given, "opt": opt_specs, "start": starts, "steps": steps, "noise": float(o.noise),
+             "seed": o.seed}
     if chosen.stochastic:
-        state["batch_size"] = setup.batch_size
-    if xlim is not None:
-        state["xlim"] = [float(v) for v in xlim]
-    if ylim is not None:
-        state["ylim"] = [float(v) for v in ylim]
+        state["batch_size"] = batch_size
+    if o.xlim is not None:
+        state["xlim"] = [float(v) for v in o.xlim]
+    if o.ylim is not None:
+        state["ylim"] = [float(v) for v in o.ylim]
     return {
         "version": 1,
         "classes": {name: class_info(name) for name in sorted({o["cls"] for o in optimizers})},
@@ -222,7 +252,7 @@ def build_config(surface: str = "rosenbrock", opt: Any = "all", *, start=None, s
         "classic": [n for n in _optimizers.CLASSIC if n in page_names],
         "surfaces": surfaces,
         "data": data,
-        "generic_lrs": {k: v for k, v in _surfaces.GENERIC_LRS.items() if k in page_names},
+        "generic_lrs": _lrs(None, page_names),
         "formula_defaults": {"domain": [list(d) for d in FORMULA_DOMAIN], "start": list(FORMULA_START),
                              "steps": FORMULA_STEPS},
         "state": state,

@@ -99,27 +99,23 @@ def kernel_config() -> dict:
 
 def kernel_result(state: dict) -> dict:
     """Run ``state`` with trajviz.run; return what the front end draws (and the checked state)."""
-    from .. import engine
-    from ..render.scene import pretty_formula, surface_title
+    from ..api import run
+    from ..render.scene import pretty_formula
     from .expression import is_formula_surface
 
-    result = engine.run(state["surface"], list(state["opt"]), steps=state.get("steps"), start=state.get("start"),
-                        noise=state.get("noise", 0.0), seed=state.get("seed", 0), batch_size=state.get("batch_size"),
-                        xlim=state.get("xlim"), ylim=state.get("ylim"), dtype="float64", device="cpu")
+    result = run(state["surface"], list(state["opt"]), steps=state.get("steps"), start=state.get("start"),
+                 noise=state.get("noise", 0.0), seed=state.get("seed", 0), batch_size=state.get("batch_size"),
+                 xlim=state.get("xlim"), ylim=state.get("ylim"), dtype="float64", device="cpu")
     surf = result.surface
     formula = is_formula_surface(surf)
     (x0, x1), (y0, y1) = surf.domain
     gx, gy = np.linspace(x0, x1, GRID_POINTS), np.linspace(y0, y1, GRID_POINTS)
-    import torch
-
-    with torch.no_grad():
-        xx, yy = np.meshgrid(gx, gy)
-        z = surf(torch.as_tensor(np.stack([xx, yy], -1), dtype=torch.float64))
-        z = torch.as_tensor(z, dtype=torch.float64).expand(xx.shape).numpy()
+    z = surf.grid(gx, gy)
     checked = {"surface": state["surface"], "opt": list(state["opt"]), "start": result.starts.tolist(),
                "steps": result.settings["steps"], "noise": result.settings["noise"], "seed": result.settings["seed"]}
     if surf.stochastic:
-        checked["batch_size"] = result.settings["batch_size"]
+        size = result.settings["batch_size"]
+        checked["batch_size"] = None if size in (None, "full") or size >= len(surf.data) else size
     for key in ("xlim", "ylim"):
         if state.get(key) is not None:
             checked[key] = [float(v) for v in state[key]]
@@ -131,14 +127,14 @@ def kernel_result(state: dict) -> dict:
         seen[spec.name] = repeat + 1
         hp = {k: _jsonable(v) for k, v in trace.hyperparameters.items()}
         methods.append({"label": trace.label, "name": spec.name, "title": spec.title, "analogy": spec.analogy,
-                        "color": method_color(spec.name), "dashed": method_dashed(spec.name), "repeat": repeat,
+                        "color": spec.color, "dashed": spec.linestyle not in ("solid", "-", None), "repeat": repeat,
                         "cls": spec.torch_class.__name__, "hp": hp})
         traces.append({"label": trace.label, "name": spec.name, "path": _nan_to_none(trace.path),
                        "loss": _nan_to_none(trace.loss), "grad": _nan_to_none(trace.grad),
                        "velocity": _nan_to_none(trace.velocity), "step_size": _nan_to_none(trace.step_size),
                        "diverged_at": trace.diverged_at.tolist()})
     surface = {"spec": state["surface"], "key": state["surface"], "name": surf.name,
-               "title": "formula" if formula else surface_title(surf), "pretty": pretty_formula(surf.formula),
+               "title": "formula" if formula else surf.label, "pretty": pretty_formula(surf.formula),
                "formula": surf.formula, "formula_surface": formula, "note": surf.note,
                "domain": [list(surf.domain[0]), list(surf.domain[1])], "minima": [list(m) for m in surf.minima],
                "optimum": surf.optimum, "log_levels": bool(surf.log_levels),
