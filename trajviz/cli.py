@@ -296,6 +296,27 @@ def explain_cmd(method, output, **values):
     click.echo(f"wrote {path} ({clip.frames} frames, {clip.seconds:.1f} s)", err=True)
 
 
+@cli.command("explore", short_help="Write an interactive page: drag the start, move the sliders.")
+@SURFACE
+@click_options(RunOptions, only=("opt", "start", "steps", "noise", "batch_size", "seed", "xlim", "ylim"))
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Write the page to FILE.html (default: a temporary file, opened in your browser).")
+def explore_cmd(surface, output, **values):
+    """Write one self-contained HTML page where every path re-runs as you drag the
+    start or move a slider; without -o it opens in your browser. It works offline.
+
+    \b
+    Example:
+        trajviz explore rosenbrock --opt sgd --opt momentum --opt adam -o explorer.html
+    """
+    from .explore.command import explore_command
+
+    path, opened = explore_command(_run_options(surface, values), output=output)
+    size = path.stat().st_size
+    where = "opened it in your browser" if opened else "open it in a browser"
+    click.echo(f"wrote {path} ({size / 1024:.0f} KiB); {where}", err=True)
+
+
 def _default_name(surface: str, ext: str) -> str:
     import re
 
