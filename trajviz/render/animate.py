@@ -96,8 +96,12 @@ class Counter:
     def update(self, k: int) -> None:
         self.k = k
 
+    def text(self, k: int) -> str:
+        """The digits frame ``k`` shows: the recorded step of its row."""
+        return f"{int(self.steps[int(self.rows[k])]):,}"
+
     def paste(self, buf: np.ndarray) -> None:
-        text = f"{int(self.steps[int(self.rows[self.k])]):,}"
+        text = self.text(self.k)
         h = buf.shape[0]
         x = self.right - 2
         for ch in reversed(text):

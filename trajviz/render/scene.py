@@ -275,7 +275,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
     dpi = fig.dpi
     W, H = w_in * dpi, h_in * dpi
     pt = dpi / 72                                   # pixels per point
-    styles = S.trace_styles(traces)
+    styles = S.trace_styles(traces, th)
 
     # ---- boxes, in pixels ------------------------------------------------------------------------------
     title_h = (fonts.title * 1.25 + fonts.subtitle * 1.3) * pt + 10 * fonts.scale if own else 0.0
