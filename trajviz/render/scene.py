@@ -319,7 +319,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
     else:
         n = len(traces) + (1 if loss_panel else 0)
         top = H - title_h
-        cell_title = fonts.label * 1.6 * pt
+        cell_title = fonts.label * 2.9 * pt          # two lines: the name, then the analogy
         avail_w, avail_h = W - tick_w - pad, top - tick_h
         rows, cols = _grid_shape(n, 1.25, avail_w, avail_h, cell_title + tick_h * 0.2)
         cw, ch = avail_w / cols, avail_h / rows
@@ -334,9 +334,10 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
         aspect = inner_w / inner_h
         if loss_panel:
             r, c = divmod(len(traces), cols)
-            lw = min(_label_width(traces, fonts, pt), 0.45 * cw)
-            rect = (tick_w + c * cw + tick_w * 0.55, top - (r + 1) * ch + tick_h * 0.35,
-                    max(cw - lw - tick_w * 0.55 - pad, 40), inner_h)
+            lw = _label_width(traces, fonts, pt)
+            x0 = tick_w + c * cw + tick_w * 0.55
+            width = max(W - pad - lw - x0, 0.35 * cw)
+            rect = (x0, top - (r + 1) * ch + tick_h * 0.35, width, inner_h)
             loss_ax = fig.add_axes(_frac(rect, W, H))
         spare = rows * cols - n
         if animated and spare > 0:
@@ -362,7 +363,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
             _panel_title(scene, panel[t.label], t)
         if view == "2d":
             cols = _grid_shape(len(traces) + (1 if loss_panel else 0), 1.25, W - tick_w - pad,
-                               H - title_h - tick_h, fonts.label * 1.6 * pt)[1]
+                               H - title_h - tick_h, fonts.label * 2.9 * pt)[1]
             _label_outer(map_axes, cols, len(traces) + (1 if loss_panel else 0))
     if loss_ax is not None:
         _setup_loss_axes(scene)
@@ -453,15 +454,14 @@ def _draw_starts(scene: Scene, ax, starts: np.ndarray):
 
 
 def _panel_title(scene: Scene, ax, trace):
+    """The method's name and, on a second line, its analogy: every panel's title two lines high."""
     th, fonts = scene.theme, scene.fonts
     width = ax.get_window_extent().width
-    text = trace.full_title + (f"  ·  {trace.analogy}" if trace.analogy else "")
-    size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.8)
-    if S.text_width(text, size, True) * scene.fig.dpi / 72 > width:   # no room for the analogy
-        text = trace.full_title
-        size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.6)
-    ax.set_title(text, color=S.readable(scene.styles[trace.label].color, th.figure), fontsize=size,
-                 fontweight="bold", loc="left", pad=3)
+    name, analogy = trace.full_title, trace.analogy or " "
+    size = min(_fit_text(scene.fig, name, fonts.label, width, bold=True, min_size=fonts.small * 0.6),
+               _fit_text(scene.fig, analogy, fonts.label, width, min_size=fonts.small * 0.6))
+    ax.set_title(f"{name}\n{analogy}", color=S.readable(scene.styles[trace.label].color, th.figure),
+                 fontsize=size, loc="left", pad=3, linespacing=1.1)
     if not scene.is3d:
         top = ax.spines["top"]
         top.set_color(scene.styles[trace.label].color)
@@ -510,18 +510,22 @@ def _setup_loss_axes(scene: Scene):
     ax.set_title(label, loc="left", color=th.text, fontsize=fonts.label, pad=4)
     ax.grid(True, which="major", color=th.grid, linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.yaxis.set_major_locator(LogLocator(numticks=6))
-    ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    if math.log10(shi * 2.5) - math.log10(slo / 2.5) >= 2.5:
+        ax.yaxis.set_major_locator(LogLocator(numticks=6))
+        ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    else:   # a decade or two (a run that ends in a local minimum): 1, 2, 5 of each decade, as numbers
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.xaxis.set_major_locator(_step_locator())
+    ax.xaxis.set_major_locator(_step_locator(3 if ax.get_window_extent().width < 260 * fonts.scale else 4))
     ax.set_facecolor(th.axes)
     S.apply_axes(ax, th, fonts)
 
 
-def _step_locator():
+def _step_locator(n: int = 4):
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(4, integer=True)
+    return MaxNLocator(n, integer=True)
 
 
 def _draw_colorbar(scene: Scene):
