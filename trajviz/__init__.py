@@ -15,8 +15,8 @@ from ._version import __version__
 from .errors import TrajvizError
 
 _API = ("run", "plot", "animate", "explain", "sweep")
-_MODULES = ("surfaces", "optimizers", "render", "options", "api", "lessons", "sampling")
-__all__ = ["__version__", *_API, "surfaces", "optimizers", "Result", "TrajvizError"]
+_MODULES = ("surfaces", "optimizers", "render", "options", "api", "lessons", "sampling", "explore")
+__all__ = ["__version__", *_API, "surfaces", "optimizers", "explore", "Result", "TrajvizError"]
 
 
 def __getattr__(name):
