@@ -127,11 +127,12 @@ class Plane:
         return self.evaluator.plane_losses(self.center, self.directions, X, Y)
 
     def captured(self, thetas) -> float:
-        """Share of the squared movement from the start that lies in the plane: 1 - sum off^2 / sum dist^2."""
-        proj = self.project(thetas)
-        ok = np.isfinite(proj.off)
-        total = float(np.sum(proj.distance[ok] ** 2))
-        return 1.0 if total == 0 else 1.0 - float(np.sum(proj.off[ok] ** 2)) / total
+        """Share of the squared movement from the start (over ``thetas``) along the plane's directions.
+
+        For a plane through the start (PCA, or random centred on the start) this is
+        ``1 - sum off^2 / sum dist^2``; for the PCA plane it is ``explained.sum()``.
+        """
+        return float(axis_shares(self.directions, thetas, self.origin).sum())
 
 
 def _movement(vectors: np.ndarray, origin: np.ndarray) -> np.ndarray:
@@ -199,7 +200,10 @@ def filter_normalized_direction(weights, gen, bias: str = "zero"):
         else:
             dn = d.reshape(d.shape[0], -1).norm(dim=1)
             wn = w.reshape(w.shape[0], -1).norm(dim=1)
-            d = d * (wn / (dn + 1e-10)).reshape(-1, *([1] * (d.dim() - 1)))
+            # exactly the filter's norm (Li et al. add 1e-10 to dn, which is off by ~1e-7 when a
+            # one-element filter draws a small number); a zero draw stays zero
+            scale = torch.where(dn > 0, wn / torch.where(dn > 0, dn, torch.ones_like(dn)), torch.zeros_like(dn))
+            d = d * scale.reshape(-1, *([1] * (d.dim() - 1)))
         out.append(d.reshape(-1))
     return torch.cat(out).numpy()
 

@@ -45,6 +45,9 @@ DEFAULT_LR = 0.01
 DEFAULT_EPOCHS = 12
 DEFAULT_BATCH = 32
 MAX_STEPS = 10_000_000
+# A run whose full loss grows past this factor times its start's has diverged (the weights may still be
+# finite, but one such path would be all the PCA plane shows).
+DIVERGED = 1e6
 EXPORTS = (".npz", ".json", ".csv")
 
 
@@ -70,7 +73,8 @@ class MethodRun:
         grads: (T, P) the minibatch gradient used at each recorded step (NaN at the last).
         velocities: (T, P) the displacement per step carried by momentum (-lr * buffer,
             from the optimizer's state via its registry entry), or None.
-        diverged_at: the step at which the loss or the weights turned non-finite, or -1.
+        diverged_at: the first recorded step whose weights or full loss are non-finite, or whose full
+            loss exceeds DIVERGED (1e6) times the loss at the start; -1 if none.
     """
 
     label: str
@@ -350,8 +354,13 @@ def _read_data(data):
     batch = None
     if isinstance(data, DataLoader):
         batch = data.batch_size
+        source = data
+        if not isinstance(data.dataset, torch.utils.data.IterableDataset) and hasattr(data.dataset, "__len__"):
+            # the rows in the data set's own order (the loader's shuffling is replaced by the seeded order)
+            source = DataLoader(data.dataset, batch_size=max(1, min(len(data.dataset), 4096)), shuffle=False,
+                                collate_fn=data.collate_fn)
         try:
-            parts = list(data)
+            parts = list(source)
         except Exception as exc:  # noqa: BLE001 - the user's loader, said in one line
             raise TrajvizError(f"cannot read the DataLoader: {_first_line(exc)}") from None
         if not parts:
@@ -400,12 +409,18 @@ def _check_fit(model, loss_fn, X, Y) -> None:
         raise TrajvizError("the data set is empty")
     rows = slice(0, min(2, len(X)))
     probe = copy.deepcopy(model).eval()
+    where = f"the data do not fit the model: inputs {tuple(X.shape)}, targets {tuple(Y.shape)}"
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             value = loss_fn(probe(X[rows]), Y[rows])
     except Exception as exc:  # noqa: BLE001 - whatever the model raises, one line
-        raise TrajvizError(f"the data do not fit the model: inputs {tuple(X.shape)}, targets {tuple(Y.shape)}: "
-                           f"{_first_line(exc)}") from None
+        raise TrajvizError(f"{where}: {_first_line(exc)}") from None
+    for w in caught:
+        # torch's losses warn, then broadcast (N, 1) against (N,) into (N, N): a silent wrong answer
+        if "target size" in str(w.message):
+            raise TrajvizError(f"{where}: {str(w.message).splitlines()[0]}")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.is_floating_point():
         raise TrajvizError("loss_fn(model(X), Y) must return a scalar floating-point tensor (a mean over rows)")
 
@@ -511,6 +526,20 @@ def train_method(model, spec, loss_fn, X, Y, *, steps: int, batch_size: int, see
                      velocities=v, diverged_at=diverged_at)
 
 
+def _cut_divergence(m: MethodRun) -> None:
+    """A run whose full loss is non-finite or DIVERGED x the start's has diverged there: NaN from then on."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(m.loss) | (m.loss > DIVERGED * max(float(m.loss[0]), np.finfo(float).tiny))
+    if not bad.any():
+        return
+    k = int(np.argmax(bad))
+    m.diverged_at = int(m.steps[k]) if m.diverged_at < 0 else min(m.diverged_at, int(m.steps[k]))
+    for key in ("params", "grads", "velocities", "loss", "batch_loss"):
+        arr = getattr(m, key)
+        if arr is not None:
+            arr[k:] = np.nan
+
+
 def _velocity(opt, params, reader, t):
     """The momentum displacement per step, flat (P,), from the entry's reader (zero where none yet)."""
     import torch
@@ -535,6 +564,9 @@ def _plane_center(center, runs, origin):
             key = best.label
         if key.startswith("end:"):
             key = key[4:]
+        if key not in finals:
+            by_name = [m.label for m in runs if m.name == key]
+            key = by_name[0] if len(by_name) == 1 else key
         if key not in finals:
             raise TrajvizError(f"unknown plane center '{center}' (use start, end, or a method: "
                                f"{', '.join(finals)})")
@@ -694,6 +726,7 @@ def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, devi
     for m in runs:
         m.loss = full[k:k + len(m.steps)]
         k += len(m.steps)
+        _cut_divergence(m)
     settings = dict(spec=spec_text, seed=seed, device=str(dev), dtype=str(dt).removeprefix("torch."),
                     steps=steps, epochs=steps / per_epoch, batch_size=batch_size, n_rows=n,
                     record_every=record_every, n_params=layout.size)
