@@ -301,3 +301,13 @@ def test_cuda_training_and_grid_match_the_cpu():
         np.testing.assert_allclose(n.loss, m.loss, rtol=1e-9)
     np.testing.assert_allclose(gpu.plane.loss_at(np.linspace(-1, 1, 5), 0.2), cpu.plane.loss_at(np.linspace(-1, 1, 5), 0.2),
                                rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["trajviz.nn", "trajviz.nn.scenarios", "trajviz.nn.grid", "trajviz.nn.training",
+                                  "trajviz.nn.plane", "trajviz.nn.landscape"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    failed, _ = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert failed == 0

@@ -109,6 +109,8 @@ class Evaluator:
         self.loss_fn = loss_fn
         self.X, self.Y = X, Y
         self.layout = Layout.of(self.model)
+        # functional_call re-ties shared weights by default; without ties, skipping that check is cheaper
+        self._tied = len(list(self.model.named_parameters(remove_duplicate=False))) != len(self.layout.names)
         first = next(self.model.parameters())
         self.device, self.dtype = first.device, first.dtype
         self.n_rows = len(X)
@@ -153,7 +155,7 @@ class Evaluator:
     def _single(self, flat, X, Y):
         from torch.func import functional_call
 
-        return self.loss_fn(functional_call(self.model, self.layout.unflatten(flat), (X,)), Y)
+        return self.loss_fn(functional_call(self.model, self.layout.unflatten(flat), (X,), tie_weights=self._tied), Y)
 
     def _vmapped(self):
         if self._fn is None:
@@ -209,7 +211,7 @@ class Evaluator:
             thetas = thetas[None]
         thetas = thetas.to(device=self.device, dtype=self.dtype)
         out = np.empty(len(thetas), dtype=np.float64)
-        with torch.no_grad():
+        with torch.inference_mode():
             if len(thetas) and self.batched:
                 self._check_row_split(thetas[0])
             for lo in range(0, len(thetas), self.chunk):
@@ -232,7 +234,7 @@ class Evaluator:
         out = np.full(a_flat.shape, np.nan)
         finite = np.isfinite(a_flat) & np.isfinite(b_flat)
         idx = np.flatnonzero(finite)
-        with torch.no_grad():
+        with torch.inference_mode():
             if len(idx) and self.batched:
                 self._check_row_split(c)
             for lo in range(0, len(idx), self.chunk):

@@ -15,7 +15,7 @@ never touched.
   64-32-10 ReLU classifier, cross-entropy. Needs ``pip install "trajviz-optim[digits]"``.
 
 >>> s = get("mlp", seed=0)
->>> s.X.shape, s.Y.shape, s.n_params
+>>> tuple(s.X.shape), tuple(s.Y.shape), s.n_params
 ((1000, 1), (1000, 1), 61)
 """
 
