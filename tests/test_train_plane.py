@@ -210,3 +210,22 @@ def test_a_loss_that_cannot_be_vmapped_falls_back_to_a_loop_with_a_warning():
     with pytest.warns(FallbackWarning, match="vmap"):
         got = ev.losses(thetas)
     np.testing.assert_allclose(got, pointwise(sc.model, torch.nn.functional.mse_loss, sc.X, sc.Y, thetas), rtol=1e-12)
+
+
+def test_the_randomized_svd_for_large_runs_finds_the_same_plane(mlp_run, monkeypatch):
+    import trajviz.nn.plane as plane_module
+
+    every = np.concatenate([m.params for m in mlp_run])
+    exact = pca_plane(every, mlp_run.start)
+    monkeypatch.setattr(plane_module, "EXACT_SVD", 10)
+    approx = pca_plane(every, mlp_run.start)
+    np.testing.assert_allclose(approx.explained, exact.explained, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(approx.directions @ exact.directions.T), np.eye(2), atol=1e-6)
+
+
+def test_velocities_are_recorded_only_for_methods_with_momentum(mlp_run):
+    assert mlp_run["sgd"].velocities is None and mlp_run["rmsprop"].velocities is None
+    v = mlp_run["momentum"].velocities
+    assert v.shape == mlp_run["momentum"].params.shape and not v[0].any()
+    # torch.optim.SGD with momentum: x_{t+1} - x_t = -lr * buf_{t+1} = the recorded velocity
+    np.testing.assert_allclose(np.diff(mlp_run["momentum"].params, axis=0), v[1:], rtol=1e-9, atol=1e-15)

@@ -45,6 +45,8 @@ from ..errors import TrajvizError
 # the plane than this fraction of its distance from the start (sqrt(1/2): more off than on).
 MIN_CAPTURED = 0.5
 MAX_END_RATIO = float(np.sqrt(0.5))
+# Up to this many entries (recorded vectors x parameters) the PCA is an exact SVD.
+EXACT_SVD = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,16 @@ def pca_plane(vectors, origin) -> Plane:
         raise TrajvizError(f"a plane needs at least 2 parameters; this model has {P}")
     if len(delta) == 0 or not np.any(delta):
         raise TrajvizError("no method moved from the start: there is no plane of movement to draw")
-    _, s, vt = np.linalg.svd(delta, full_matrices=False)
-    total = float(np.sum(s**2))
+    total = float(np.sum(delta**2))
+    if delta.size <= EXACT_SVD:
+        _, s, vt = np.linalg.svd(delta, full_matrices=False)
+    else:
+        # large (many steps x many parameters): the top directions by randomized SVD (Halko et al.),
+        # which torch computes without forming a Gram matrix; explained stays exact in its denominator
+        import torch
+
+        _, st, vt_t = torch.svd_lowrank(torch.as_tensor(delta), q=8, niter=8)
+        s, vt = st.numpy(), vt_t.T.numpy()
     dirs = np.zeros((2, P))
     k = min(2, vt.shape[0])
     dirs[:k] = vt[:k]

@@ -26,6 +26,7 @@ every recorded vector, and the loss at each projected point.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import warnings
@@ -48,6 +49,8 @@ MAX_STEPS = 10_000_000
 # A run whose full loss grows past this factor times its start's has diverged (the weights may still be
 # finite, but one such path would be all the PCA plane shows).
 DIVERGED = 1e6
+# Host memory for the recorded vectors of all methods, before refusing (use record_every).
+MAX_RECORD_BYTES = 4 * 2**30
 EXPORTS = (".npz", ".json", ".csv")
 
 
@@ -475,6 +478,9 @@ def train_method(model, spec, loss_fn, X, Y, *, steps: int, batch_size: int, see
     reader = getattr(spec, "velocity", None)
     vels = torch.full((len(rec), P), math.nan, dtype=dt, device=dev) if reader is not None else None
     batch_loss = torch.full((len(rec),), math.nan, dtype=dt, device=dev)
+    has_velocity = False
+    # LBFGS and friends need a closure; a user's optimizer may not take one
+    takes_closure = "closure" in inspect.signature(opt.step).parameters
     thetas[0] = flatten(m)
     per_epoch = -(-n // batch_size)
     diverged_at = -1
@@ -491,7 +497,11 @@ def train_method(model, spec, loss_fn, X, Y, *, steps: int, batch_size: int, see
             value.backward()
             return value
 
-        value = opt.step(closure)
+        if takes_closure:
+            value = opt.step(closure)
+        else:
+            value = closure()
+            opt.step()
         i = where[t]
         if i >= 0:
             if value is not None:
@@ -502,7 +512,10 @@ def train_method(model, spec, loss_fn, X, Y, *, steps: int, batch_size: int, see
         if j >= 0:
             thetas[j] = flatten(m)
             if vels is not None:
-                vels[j] = _velocity(opt, params, reader, t + 1)
+                v_now = _velocity(opt, params, reader, t + 1)
+                if v_now is not None:
+                    vels[j] = v_now
+                    has_velocity = True
         # one host sync per epoch: stop a run whose weights turned non-finite
         if (t + 1) % per_epoch == 0 or t + 1 == steps:
             if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
@@ -510,7 +523,9 @@ def train_method(model, spec, loss_fn, X, Y, *, steps: int, batch_size: int, see
     th = thetas.double().cpu().numpy()
     bl = batch_loss.double().cpu().numpy()
     g = grads.double().cpu().numpy()
-    v = None if vels is None else vels.double().cpu().numpy()
+    v = vels.double().cpu().numpy() if has_velocity else None
+    if v is not None:
+        v[0] = 0.0  # no momentum at the start
     bad = ~np.isfinite(th).all(1)
     if bad.any():
         # the first recorded step whose weights are not finite (everything from there on is noise)
@@ -545,11 +560,12 @@ def _velocity(opt, params, reader, t):
     import torch
 
     group_of = {id(p): g for g in opt.param_groups for p in g["params"]}
-    parts = []
+    parts, found = [], False
     for p in params:
         v = reader(opt.state.get(p, {}), group_of[id(p)], t)
+        found = found or v is not None
         parts.append(torch.zeros_like(p).reshape(-1) if v is None else v.reshape(-1))
-    return torch.cat(parts)
+    return torch.cat(parts) if found else None
 
 
 # ---- planes and projection -------------------------------------------------------------------------
@@ -709,6 +725,11 @@ def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, devi
         if steps > MAX_STEPS:
             raise TrajvizError(f"bad number of epochs: {epochs} ({steps:,} steps; at most {MAX_STEPS:,})")
     layout = Layout.of(net)
+    n_rec = len(_record_steps(steps, record_every))
+    need = len(specs) * n_rec * layout.size * 8 * 3  # parameters, gradients, velocities (float64 on the host)
+    if need > MAX_RECORD_BYTES:
+        raise TrajvizError(f"recording {len(specs)} x {n_rec:,} steps of {layout.size:,} parameters needs "
+                           f"{need / 2**30:.1f} GiB: use record_every (--record-every) to keep fewer steps")
     evaluator = Evaluator(net, loss_fn, X, Y, budget=budget)
     runs = []
     drop_seed = _scenarios.sub_seed(seed, 4)
