@@ -18,6 +18,7 @@ The values of trajviz and of the plain loop are checked to agree (1e-9).
 
     python benchmarks/train_grid.py                     # 51 and 101, torch's thread count
     python benchmarks/train_grid.py --threads 1
+    python benchmarks/train_grid.py --rows 32,100,1000    # the same network on fewer data points
     python benchmarks/train_grid.py --budgets 1,3,6,12,48   # trajviz only, chunk budget in MiB
 """
 
@@ -76,6 +77,7 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
     ap.add_argument("--li-points", type=int, default=300, help="grid points timed on the Li et al.-style side")
     ap.add_argument("--budgets", default=None, help="MiB list: time trajviz alone at these chunk budgets")
+    ap.add_argument("--rows", default="1000", help="data points of the mlp scenario (the default run's plane)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -88,19 +90,25 @@ def main():
     except ImportError:
         loss_landscapes = None
 
-    sc = scenarios.get("mlp", seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = train("mlp", seed=0, device="cpu")  # the default run: its PCA plane and window
     plane = run.plane
     (x0, x1), (y0, y1) = run.landscape.domain
-    X, Y, loss_fn = sc.X, sc.Y, sc.loss_fn
-    model = sc.model
     center = torch.as_tensor(plane.center)
     dirs = torch.as_tensor(plane.directions)
-    print(f"mlp: 1-20-1 ReLU MLP, 61 parameters, {len(X):,} points, float64, CPU, "
-          f"{torch.get_num_threads()} thread(s); medians of {args.repeats}; PCA plane of the default run")
+    print(f"mlp: 1-20-1 ReLU MLP, 61 parameters, float64, CPU, {torch.get_num_threads()} thread(s); "
+          f"medians of {args.repeats}; the PCA plane of the default run")
+    for rows in (int(r) for r in args.rows.split(",")):
+        # the initial weights do not depend on the number of rows (independent sub-seeds)
+        sc = scenarios.mlp(seed=0, n=rows)
+        print(f"{rows:,} data points")
+        compare(args, sc, plane, center, dirs, (x0, x1), (y0, y1), loss_landscapes)
 
+
+def compare(args, sc, plane, center, dirs, xlim, ylim, loss_landscapes):
+    (x0, x1), (y0, y1) = xlim, ylim
+    X, Y, loss_fn, model = sc.X, sc.Y, sc.loss_fn, sc.model
     if args.budgets:
         for G in (int(g) for g in args.grids.split(",")):
             a, b = np.meshgrid(np.linspace(x0, x1, G), np.linspace(y0, y1, G))
@@ -114,6 +122,7 @@ def main():
                     ts.append(time.perf_counter() - t0)
                 print(f"{G}x{G}  budget {mib:g} MiB  chunk {ev.chunk:>5}  {statistics.median(ts):.3f} s")
         return
+
 
     header = f"{'grid':>8} {'trajviz':>9} {'plain loop':>11} {'ratio':>6}"
     if loss_landscapes is not None:
@@ -155,7 +164,7 @@ def main():
             line += f" {med['ll']:>15.3f}s {med['ll'] / med['trajviz']:>5.1f}x"
         line += f" {med['li']:>15.2f}s {med['li'] / med['trajviz']:>5.0f}x"
         print(line + f"   (chunk {ev.chunk} points)")
-    print(f"(Li et al.-style: {min(args.li_points, G * G)} points timed, scaled to the grid)")
+    print(f"(Li et al.-style: at most {args.li_points} points timed, scaled to the grid)")
 
 
 if __name__ == "__main__":
