@@ -8,12 +8,13 @@ dropout is off), on the model's device and in its dtype.
 
 Chunks are sized to a memory budget from the bytes one point needs (measured
 once: the outputs of every module on the whole data set). The CPU default
-(64 MiB) was measured on 2 shared cores: small chunks keep activations in the
-cache but pay vmap's per-call overhead (~0.25 ms) and, with two intra-op
-threads on a busy machine, a thread hand-off per operation (several times
-slower than one thread); large chunks pay page faults on fresh allocations.
-Between 4 and 128 MiB one thread's times were within noise of each other;
-64 MiB kept two threads from the worst of it. On a GPU the budget is 1 GiB.
+(12 MiB: 35 points of the ``mlp`` scenario) was the fastest of 4-64 MiB with
+one thread on 2 shared cores, interleaved runs: smaller chunks pay vmap's
+per-call overhead (~0.25 ms), larger ones stream activations through memory
+and pay page faults on fresh allocations. With two intra-op threads on a busy
+machine every chunk size was several times slower (each operation waits for
+the second thread to be scheduled): there, one thread is the better choice
+(``OMP_NUM_THREADS=1`` or ``torch.set_num_threads(1)``). On a GPU the budget is 1 GiB.
 
 If one point alone needs more than the budget, the data rows are split too and
 the chunk losses are combined as a weighted mean of row slices (checked once
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Default memory budget per chunk, bytes (activations of all points in one call).
-CPU_BUDGET = 64 * 2**20
+CPU_BUDGET = 12 * 2**20
 GPU_BUDGET = 1 * 2**30
 MAX_CHUNK = 8192
 
