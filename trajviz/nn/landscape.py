@@ -46,6 +46,7 @@ class PlaneLandscape:
         minima: the lowest point of the last grid evaluated (or of a 101 x 101 grid).
         optimum: None (the true minimum of a network's loss is not known).
         log_levels: True (losses are positive and span decades).
+        axis_labels: (x label, y label), e.g. ``"PC1 (88.6% of the movement)"`` (beyond the protocol).
     """
 
     optimum = None
@@ -59,6 +60,9 @@ class PlaneLandscape:
         self.domain = domain
         self._last = None  # (x, y, z) of the last grid call
         self._minima = None
+        names = ("PC1", "PC2") if plane.kind == "pca" else ("d1", "d2")
+        # optional, beyond the protocol: what each axis is and how much of the movement it holds
+        self.axis_labels = tuple(f"{n} ({100 * e:.1f}% of the movement)" for n, e in zip(names, plane.explained))
 
     def __repr__(self) -> str:
         return f"<PlaneLandscape {self.spec}: {self.plane.kind} plane, {self.plane.n_params} parameters>"
