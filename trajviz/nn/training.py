@@ -431,19 +431,12 @@ def _check_fit(model, loss_fn, X, Y) -> None:
 def _resolve_opt(opt, lr, defaults):
     from .. import optimizers as O
 
-    class _Rates:  # the surface protocol of optimizers.resolve: a rate for methods given without one
-        def __init__(self, rate):
-            self.rate = rate
-
-        def lr_for(self, name):
-            return self.rate
-
-    rate = DEFAULT_LR if lr is None else lr
     if opt is None:
         specs = O.resolve([s for _, s in defaults], lr=lr)  # lr checked here, set below
         return [replace(spec if lr is None else spec.with_kwargs(lr=float(lr)), label=label)
                 for (label, _), spec in zip(defaults, specs)]
-    return O.resolve(opt, lr=lr, surface=_Rates(rate))
+    # a spec's own lr= wins, then --lr, then the tutorial's 0.01 (not torch's per-class defaults)
+    return O.resolve(opt, lr=DEFAULT_LR if lr is None else lr)
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -560,9 +553,12 @@ def _velocity(opt, params, reader, t):
     import torch
 
     group_of = {id(p): g for g in opt.param_groups for p in g["params"]}
+    # readers are (state, group, t) or, on the refactored registry, (state, group, t, grad)
+    with_grad = len(inspect.signature(reader).parameters) >= 4
     parts, found = [], False
     for p in params:
-        v = reader(opt.state.get(p, {}), group_of[id(p)], t)
+        args = (opt.state.get(p, {}), group_of[id(p)], t) + ((p.grad,) if with_grad else ())
+        v = reader(*args)
         found = found or v is not None
         parts.append(torch.zeros_like(p).reshape(-1) if v is None else v.reshape(-1))
     return torch.cat(parts) if found else None
