@@ -48,7 +48,14 @@ def clips():
         trajviz.explain(method, OUT / "explain" / f"{method}.gif")
 
 
-PARTS = {"plots": plots, "animations": animations, "clips": clips}
+def network():
+    mlp = trajviz.train("mlp")                      # the command's defaults: seed 0, the tutorial's four
+    mlp.plot().savefig(OUT / "train-mlp.png")
+    mlp.animate(OUT / "train-mlp.gif")
+    trajviz.train("classify").plot().savefig(OUT / "train-classify.png")
+
+
+PARTS = {"plots": plots, "animations": animations, "clips": clips, "network": network}
 
 
 def main():

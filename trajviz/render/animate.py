@@ -227,7 +227,7 @@ def draw_key(scene, scales: dict, kinds: list) -> None:
     items = []
     arrows = {a for _, a, _ in kinds if a}
     boxed = any(b for _, _, b in kinds)
-    what = {"velocity": "velocity (momentum carried)", "step": "step along the slope, −lr·g"}
+    what = {"velocity": "velocity (carried from step to step)", "step": "step along the slope, −lr·g"}
     if "arrow" in scales:
         ref = _nice(70 * fonts.scale / (scales["arrow"] * px_unit))
         for k in ("velocity", "step"):

@@ -184,10 +184,11 @@ def title_of(surface, result, title: str | None) -> tuple[str, str]:
     """A short title (``"Rosenbrock valley · 500 steps"``) and the formula as a subtitle."""
     if title is not None:
         return title, ""
-    parts = [surface.title]
+    parts = [pretty_formula(surface.title)]
     if result is not None:
         s = result.settings
-        parts.append(f"{s.get('steps', int(result.traces[next(iter(result.traces))].steps[-1])):,} steps")
+        steps = f"{s.get('steps', int(result.traces[next(iter(result.traces))].steps[-1])):,} steps"
+        parts.append(steps + (f" ({s['epochs']:g} epochs)" if s.get("epochs") else ""))
         n = s.get("starts", len(result.starts))
         if n > 1:
             parts.append(f"{n:,} starts")
@@ -202,7 +203,9 @@ def title_of(surface, result, title: str | None) -> tuple[str, str]:
         if s.get("tuned"):
             parts.append("rates tuned")
     sub = pretty_formula(surface.equation)
-    if sub and sub != surface.title:
+    if not getattr(surface, "equation_is_formula", True):   # a sentence (a network's plane), as it is
+        pass
+    elif sub and sub != surface.title:
         sub = "f(x, y) = " + sub if "=" not in sub.split(",")[0] else sub
     else:
         sub = ""
@@ -425,8 +428,9 @@ def _draw_map_static(scene: Scene, ax, o):
     else:
         draw_background(ax, bg, th, labels=scene.layout == "overlay", fontsize=fonts.small * 0.9)
         ax.set_aspect("auto")
-        ax.set_xlabel("x", labelpad=2)
-        ax.set_ylabel("y", labelpad=2, rotation=0)
+        xl, yl = getattr(scene.surface, "axis_labels", ("x", "y"))
+        ax.set_xlabel(xl, labelpad=2)
+        ax.set_ylabel(yl, labelpad=2, rotation=0 if len(yl) <= 2 else 90)
         ax.locator_params(nbins=5)
         if o.grad_field:
             from .background import draw_grad_field
@@ -485,9 +489,12 @@ def _setup_loss_axes(scene: Scene):
 
     ax, th, fonts = scene.loss_ax, scene.theme, scene.fonts
     surface = scene.surface
-    lo, hi = _finite_range(t.loss for t in scene.traces)
+    projected = [t.extras["loss_projected"] for t in scene.traces if "loss_projected" in (getattr(t, "extras", None) or {})]
+    lo, hi = _finite_range([t.loss for t in scene.traces] + projected)
     if surface.optimum is not None:
         shift, what = float(surface.optimum), "f*"
+    elif not getattr(surface, "shift_loss", True):   # a network's loss: drawn as it is
+        shift, what = 0.0, ""
     elif lo is not None:
         shift, what = lo, "lowest"
     else:
@@ -499,7 +506,7 @@ def _setup_loss_axes(scene: Scene):
     label = "loss" if not shift else f"loss − {what}" if what == "f*" else "loss − lowest"
     scene.loss_label = label
     ax.set_yscale("log")
-    shown = [np.maximum(t.loss - shift, floor) for t in scene.traces]
+    shown = [np.maximum(np.asarray(v) - shift, floor) for v in [t.loss for t in scene.traces] + projected]
     slo, shi = _finite_range(shown)
     if slo is None:
         slo, shi = floor, 1.0
@@ -507,7 +514,10 @@ def _setup_loss_axes(scene: Scene):
     steps = int(scene.traces[0].steps[-1]) if scene.traces else 1
     ax.set_xlim(0, max(steps, 1))
     ax.set_xlabel("step", labelpad=1)
-    ax.set_title(label, loc="left", color=th.text, fontsize=fonts.label, pad=4)
+    if projected:
+        label += "  (dashed: at the point's projection on the plane)"
+    size = _fit_text(scene.fig, label, fonts.label, ax.get_window_extent().width, min_size=fonts.small * 0.7)
+    ax.set_title(label, loc="left", color=th.text, fontsize=size, pad=4)
     ax.grid(True, which="major", color=th.grid, linewidth=0.8)
     ax.set_axisbelow(True)
     if math.log10(shi * 2.5) - math.log10(slo / 2.5) >= 2.5:
