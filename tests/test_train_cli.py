@@ -87,7 +87,9 @@ def test_the_picture_draws_the_plane_the_projected_loss_and_the_methods():
     assert texts["title"].startswith("1-20-1 ReLU network fitting y = x² + noise")
     assert "64 steps (2 epochs)" in texts["title"] and "batches of 32" in texts["title"]
     end = max(r.end_ratios().values())
-    assert f"ends off the plane by ≤ {100 * end:.0f}%" in texts["subtitle"]
+    assert f"the paths end ≤ {100 * end:.0f}% off it" in texts["subtitle"]
+    assert f"holds {100 * r.plane.explained.sum():.1f}% of the movement" in texts["subtitle"]
+    assert "dashed: the loss at the projection" in texts["subtitle"]
     assert not texts["subtitle"].startswith("f(x, y)")
     map_ax = next(a for a in fig.axes if "PC1" in a.get_xlabel())
     assert map_ax.get_xlabel() == f"PC1 ({100 * r.plane.explained[0]:.1f}% of the movement)"

@@ -658,9 +658,17 @@ def _project(name, description, runs, evaluator, layout, *, plane, center, seed,
     formula = f"{description}; {pl.description}; ends off the plane by <= {100 * end_max:.0f}% of their distance"
     land = PlaneLandscape(pl, name=name, spec=settings.get("spec", name), formula=formula, domain=domain,
                           title=settings.get("title", description),
-                          equation=f"{pl.description}; ends off the plane by ≤ {100 * end_max:.0f}% of their distance")
+                          equation=(f"{_plane_phrase(pl, every)}  ·  the paths end ≤ {100 * end_max:.0f}% off it"
+                                    "  ·  dashed: the loss at the projection"))
     return TrainResult(name=name, description=description, methods=out_runs, plane=pl, landscape=land,
                        settings=settings, evaluator=evaluator, layout=layout, warnings=notes)
+
+
+def _plane_phrase(pl, every) -> str:
+    """The plane in a few words for a picture's subtitle."""
+    if pl.kind == "pca":
+        return f"the paths' main plane holds {100 * float(sum(pl.explained)):.1f}% of the movement"
+    return f"a random plane holds {100 * pl.captured(every):.1f}% of the movement"
 
 
 # ---- the public function -----------------------------------------------------------------------------

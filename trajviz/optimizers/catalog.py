@@ -255,12 +255,12 @@ register(
 )
 register(
     "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
-    step_size=_adadelta_step, color="#A47600", dark_color="#F7C728", marker="s", default_lr=10.0,
+    step_size=_adadelta_step, color="#A47600", dark_color="#F7C728", marker="p", default_lr=10.0,
     lesson=_lessons.ADADELTA,
 )
 register(
     "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="shoes whose pain fades",
-    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#783070", dark_color="#B7689F", marker="s",
+    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#783070", dark_color="#B7689F", marker="X",
     default_lr=0.01, lesson=_lessons.RMSPROP,
 )
 register(

@@ -26,7 +26,7 @@ in the key below the loss panel:
   half-width and half-height are its per-axis step size ``lr / (sqrt(second moment) + eps)``:
   the bad shoes (watch AdaGrad's shrink).
 
-Marks longer than the cap are shortened and tagged with the factor ("×5"); tiny ones are
+Marks longer than the cap are shortened and tagged with the factor ("÷5"); tiny ones are
 drawn at a minimum visible size.
 """
 
@@ -227,25 +227,32 @@ def draw_key(scene, scales: dict, kinds: list) -> None:
     items = []
     arrows = {a for _, a, _ in kinds if a}
     boxed = any(b for _, _, b in kinds)
-    what = {"velocity": "velocity (carried from step to step)", "step": "step along the slope, −lr·g"}
+    # what each mark is, in full and (where the key's box is narrow, e.g. one cell of a grid) short
+    words = {"velocity": ("velocity (carried from step to step)", "velocity carried"),
+             "step": ("step along the slope, −lr·g", "slope step −lr·g"),
+             "box": ("step size per axis (half side)", "per-axis step, half side")}
     if "arrow" in scales:
         ref = _nice(70 * fonts.scale / (scales["arrow"] * px_unit))
         for k in ("velocity", "step"):
             if k in arrows:
-                items.append(("arrow", ref * scales["arrow"] * px_unit, f"{what[k]}: {ref:g} per step", k == "step"))
+                items.append(("arrow", ref * scales["arrow"] * px_unit, k, f": {ref:g} per step", k == "step"))
     if "box" in scales and boxed:
         ref = _nice(16 * fonts.scale / (scales["box"] * px_unit))
-        items.append(("box", ref * scales["box"] * px_unit, f"step size per axis (half side): {ref:g}", False))
+        items.append(("box", ref * scales["box"] * px_unit, "box", f": {ref:g}", False))
     if not items:
         return
     t = IdentityTransform()
     line_h = (y1 - y0) / max(len(items), 2)
     glyph_w = max([k[1] for k in items if k[0] == "arrow"] + [2 * k[1] for k in items if k[0] == "box"] + [0])
     text_x = x0 + glyph_w + 12 * fonts.scale
-    size = fonts.small
-    widest = max(S.text_width(k[2], size) * pt for k in items)
-    if widest > x1 - text_x:
-        size = max(size * (x1 - text_x) / widest, fonts.small * 0.75)
+    room = x1 - text_x
+    for form in (0, 1):
+        texts = [words[k[2]][form] + k[3] for k in items]
+        widest = max(S.text_width(text, fonts.small) * pt for text in texts)
+        if widest * 0.85 <= room:
+            break
+    size = fonts.small if widest <= room else max(fonts.small * room / widest, fonts.small * 0.55)
+    items = [(kind, length, text, hollow) for (kind, length, _, _, hollow), text in zip(items, texts)]
     y = y1 - line_h / 2
     for kind, length, text, hollow in items:
         if kind == "arrow":

@@ -314,7 +314,11 @@ class _Board:
         size *= min(1.0, width / max(_text_width(title, size) * 1.08, 1e-9))  # bold is ~8% wider
         fig.text(0.03, 0.975, title, fontsize=size, fontweight="bold", color=th.text, va="top")
         hp = ", ".join(f"{k}={_hp(v)}" for k, v in les.hyperparameters.items())
-        fig.text(0.03, 0.905, f"{les.torch_class}({hp})  ·  update {les.update}  ·  {les.surface.spec}",
+        surf = les.surface
+        changed = ", ".join(f"{k} {v:g}" for k, v in getattr(surf, "params", {}).items()
+                            if getattr(surf, "defaults", {}).get(k) != v)
+        where = f"{surf.title}" + (f" ({changed})" if changed else "")
+        fig.text(0.03, 0.905, f"{les.torch_class}({hp})  ·  update {les.update}  ·  {where}",
                  fontsize=look.pt("subtitle"), color=th.muted, va="top")
         from matplotlib.patches import Rectangle
 
@@ -375,7 +379,12 @@ class _Board:
         for spine in inset.spines.values():
             spine.set_edgecolor(th.spine)
             spine.set_linewidth(look.pt(1.2))
-        inset.set_title("the whole surface", fontsize=look.pt("note") * 0.85, color=th.muted, pad=2)
+        # the caption inside the inset: a title above it would run into the map's own title
+        import matplotlib.patheffects as pe
+
+        inset.text(0.04, 0.04, "whole surface", transform=inset.transAxes, fontsize=look.pt("note") * 0.8,
+                   color=th.text, ha="left", va="bottom", zorder=10,
+                   path_effects=[pe.withStroke(linewidth=look.pt(3), foreground=th.axes)])
         inset.set_gid("overview")
         self.overview = inset
 
@@ -476,7 +485,14 @@ class _Board:
                     if self._life.get(k2, set()) & life:
                         overlap += max(0, min(x1, bx1) - max(x0, bx0)) * max(0, min(y1, by1) - max(y0, by0))
                 outside = (max(0, fx0 - x0) + max(0, x1 - fx1)) * h + (max(0, fy0 - y0) + max(0, y1 - fy1)) * w
-                score = 40 * hits + 12 * thits + overlap + 3 * outside + 15 * rank
+                # a label nearer another mark than its own reads as that mark's name
+                own = samples.get(m.key)
+                ambiguous = 0.0
+                if own is not None and len(obstacles):
+                    d_own = float(np.min(np.hypot(*(own - center).T)))
+                    d_other = float(np.min(np.hypot(*(obstacles - center).T)))
+                    ambiguous = 60.0 if d_other < d_own + look.pt(4) else 0.0
+                score = 40 * hits + 12 * thits + overlap + 3 * outside + 15 * rank + ambiguous
                 if best is None or score < best[0]:
                     best = (score, center, (x0, y0, x1, y1))
             _, center, box = best
@@ -648,7 +664,7 @@ class _Board:
         shown: dict[str, Mark] = {}
         n_grow = max(1, int(round(GROW * fps)))
         order = {"square": 0, "bar": 1, "ray": 2, "arrow": 3, "point": 4, "row": 5}
-        for stage in les.stages:
+        for number, stage in enumerate(les.stages):
             leaving = [shown.pop(k) for k in stage.hide if k in shown]
             staying = list(shown.values())
             arriving = sorted(stage.show, key=lambda m: order[m.kind])
@@ -661,7 +677,8 @@ class _Board:
             fig.draw_artist(self.caption)
             base = canvas.copy_from_bbox(fig.bbox)
             frame = None
-            for j in range(1, n_grow + 1):
+            # the first sub-step is there from the first frame (the clip's still, e.g. on a slide)
+            for j in range(n_grow if number == 0 else 1, n_grow + 1):
                 f = j / n_grow
                 canvas.restore_region(base)
                 for m in leaving:

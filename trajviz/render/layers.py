@@ -9,7 +9,8 @@
 * :class:`Marks`: the analogies at the heads, from the run's recorded state: the velocity
   momentum carries (filled arrow), SGD's step along the raw slope (hollow arrow), the
   per-axis step size (box). One display scale per kind of mark for every method, shown
-  in the key; marks stay inside the map (shortened, tagged "×k") and never vanish.
+  in the key; marks stay inside the map (shortened, tagged "÷k") and never vanish (a box is never
+  smaller than the head it frames).
 * :class:`Losses`: the loss curves growing in sync, each labelled at its end.
 * :class:`Swarm`: thousands of paths of one method as one translucent collection.
 
@@ -32,6 +33,7 @@ FADE_FLOOR = 0.28       # opacity of the oldest part of a trail
 MARK_FRACTION = 0.07    # a typical mark spans this fraction of the map's shorter side
 MARK_CAP = 2.0          # no mark longer than this many times the typical one (then tagged)
 MARK_MIN_PX = 7.0       # no mark shorter than this (the smallest steps stay visible)
+BOX_CLEARANCE_PX = 3.0  # a box's half side is at least the head's radius plus this
 MARK_QUANTILE = 0.75
 
 
@@ -513,11 +515,12 @@ def mark_scales(traces, rows, view: float, fraction: float = MARK_FRACTION) -> d
 
 
 def nice_factor(k: float) -> str:
-    """A clamped mark's shortening as a short tag: ×2, ×5, ×10, ×20, ×50, ... (rounded up)."""
+    """A clamped mark's shortening as a short tag: ÷2, ÷5, ÷10, ÷20, ÷50, ... (rounded up): the mark
+    is drawn that many times smaller than the map's scale would make it."""
     for m in (2, 5, 10, 20, 50, 100, 200, 500, 1000):
         if k <= m:
-            return f"×{m}"
-    return "×1000+"
+            return f"÷{m}"
+    return "÷1000+"
 
 
 class Marks(Layer):
@@ -539,6 +542,10 @@ class Marks(Layer):
             traces = [t for t in scene.traces if scene.panel[t.label] is ax]
             px_per_unit = scene.px_per_unit(ax)
             min_len = MARK_MIN_PX / px_per_unit
+            # a box is the shoe around the walker's foot: never smaller than the head it frames (else the
+            # smallest steps, AdaGrad's late ones, would hide under the marker)
+            head_px = fonts.head * scene.fig.dpi / 72 / 2
+            min_half_box = (head_px + BOX_CLEARANCE_PX) / px_per_unit
             arrows = {"velocity": [], "step": []}
             boxes = []
             for t in traces:
@@ -552,7 +559,7 @@ class Marks(Layer):
                     arrows[kind].append((heads, np.round(v / unit) * unit, tag, color))
                 if has_box and "box" in scales:
                     b = box_sizes(t, rows) * scales["box"]
-                    b, tag = _fit(b, cap / 2, min_len / 2, per_axis=True)
+                    b, tag = _fit(b, cap / 2, min_half_box, per_axis=True)
                     boxes.append((heads, np.round(b / unit) * unit, tag, color))
             if boxes:
                 coll = PolyCollection([], closed=True, linewidths=1.3 * fonts.scale, zorder=6)
@@ -637,7 +644,7 @@ def _fit(v: np.ndarray, cap: float, min_len: float, per_axis: bool = False):
 # ---- losses ----------------------------------------------------------------------------------------------------
 class Losses(Layer):
     """The loss curves growing in sync with the map (one collection, clipped at the current step);
-    a marker at each curve's head; each curve labelled at its end in the right margin."""
+    a marker at each curve's head; each curve named at its end in the right margin when the race is over."""
 
     def __init__(self, scene, rows: np.ndarray, still: bool):
         super().__init__()
@@ -710,8 +717,6 @@ class Losses(Layer):
         self.artists += [self.lines, self.ends]
         self.sprites = [scene.sprite(scene.loss_label_text(t), c, box=False) for t, _, c in self.label_items]
         self.heights = np.array([s.size[1] + 1 for s in self.sprites], dtype=float)
-        self.slots = None
-        self.order = None
         self.texts = []
         if still:
             for (t, _, c) in self.label_items:
@@ -748,42 +753,21 @@ class Losses(Layer):
         self.ends.set_offsets(np.array(offs).reshape(-1, 2))
         self.ends.set_paths(paths)
         self.ends.set_facecolor(faces or "none")
-        # labels in the right margin: in the last frame beside their curve's end; while the race
-        # runs, in those same places ordered by the current loss (a label moves only when two
-        # methods change places, and each label carries its curve's marker)
+        # the names in the right margin, beside their curves' ends (stacked without overlap), once the
+        # race is over: while it runs the curves' heads carry each method's colour and head shape, as
+        # on the map, and a name that ran beside a falling curve would be at the wrong height or moving
+        # (and the moving names alone made a fifth of a GIF's bytes)
+        if not final:
+            self.placed = []
+            return
         ys = self._label_ys(r)
-        if self.slots is None:
-            self.slots = np.sort(L.spread(self._label_ys(len(steps) - 1), self.heights,
-                                          box.y0 - 0.05 * box.height, box.y1 + 0.05 * box.height))
-        order = self._order(ys)
-        centers = np.empty(len(ys))
-        centers[order] = self.slots
+        lo, hi = box.y0 - 0.05 * box.height, box.y1 + 0.05 * box.height
+        centers = L.spread(ys, self.heights, lo, hi)
         x_left = box.x1 + 10 * scene.fonts.scale
         self.placed = [(x_left, cy) for cy in centers]
         if self.still:
             for txt, (xl, cy) in zip(self.texts, self.placed):
                 txt.set_position((xl, cy))
-
-    def _order(self, ys: np.ndarray) -> np.ndarray:
-        """Labels bottom to top by current loss, keeping last frame's order until two curves are
-        apart by more than a label's height the other way (curves that wiggle across each other
-        do not make their labels flicker)."""
-        if self.still or self.order is None:
-            self.order = list(np.argsort(ys, kind="stable"))
-            return np.asarray(self.order)
-        margin = float(self.heights.mean())
-        order = list(self.order)
-        for _ in range(len(order)):
-            swapped = False
-            for j in range(len(order) - 1):
-                a, b = order[j], order[j + 1]
-                if ys[a] > ys[b] + margin:
-                    order[j], order[j + 1] = b, a
-                    swapped = True
-            if not swapped:
-                break
-        self.order = order
-        return np.asarray(order)
 
     def _label_ys(self, r: int) -> np.ndarray:
         ax, steps, box = self.scene.loss_ax, self.steps, self.scene.loss_ax.bbox

@@ -312,11 +312,12 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
         if loss_panel:
             lx0 = x0 + map_w + tick_w + 2.2 * pad
             lx1 = W - label_w - pad
-            key_h = (2 * fonts.small * 1.5 * pt + pad) if animated else 0.0
-            ly0 = tick_h + key_h
+            # the key (up to three rows) below the loss panel's step axis, clear of its label
+            key_h = 3 * fonts.small * 1.45 * pt if animated else 0.0
+            ly0 = pad * 0.5 + key_h + tick_h
             loss_ax = fig.add_axes(_frac((lx0, ly0, max(lx1 - lx0, 40), top - ly0 - 1.6 * fonts.label * pt), W, H))
             if animated:
-                key_box = (x0 + map_w + 2.2 * pad, pad * 0.5, W - pad, tick_h + key_h - 2.2 * fonts.tick * pt)
+                key_box = (x0 + map_w + 2.2 * pad, pad * 0.5, W - pad, pad * 0.5 + key_h)
         elif animated:
             key_box = (x0 + map_w + 2 * pad, tick_h, W - pad, tick_h + 3 * fonts.small * 1.6 * pt)
     else:
@@ -339,7 +340,10 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
             r, c = divmod(len(traces), cols)
             lw = _label_width(traces, fonts, pt)
             x0 = tick_w + c * cw + tick_w * 0.55
-            width = max(W - pad - lw - x0, 0.35 * cw)
+            # the loss panel and its end labels take the rest of the row, unless the key needs a cell there
+            keyed = animated and rows * cols - n > 0
+            right = tick_w + (c + 1) * cw if keyed else W
+            width = max(right - pad - lw - x0, 0.35 * cw)
             rect = (x0, top - (r + 1) * ch + tick_h * 0.35, width, inner_h)
             loss_ax = fig.add_axes(_frac(rect, W, H))
         spare = rows * cols - n
@@ -514,8 +518,8 @@ def _setup_loss_axes(scene: Scene):
     steps = int(scene.traces[0].steps[-1]) if scene.traces else 1
     ax.set_xlim(0, max(steps, 1))
     ax.set_xlabel("step", labelpad=1)
-    if projected:
-        label += "  (dashed: at the point's projection on the plane)"
+    if projected:   # the true loss, beside the loss at the projected points (dashed, said in the subtitle)
+        label = "full-data loss"
     size = _fit_text(scene.fig, label, fonts.label, ax.get_window_extent().width, min_size=fonts.small * 0.7)
     ax.set_title(label, loc="left", color=th.text, fontsize=size, pad=4)
     ax.grid(True, which="major", color=th.grid, linewidth=0.8)
