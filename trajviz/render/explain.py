@@ -585,7 +585,6 @@ class _Board:
             arrow.set_alpha(alpha)
             self._halo(arrow, alpha)
             if m.kind == "bar" and len(arts) > 1:
-                sgn = 1 if m.vec[0] >= 0 else -1
                 t = arts[1]
                 # above the middle of the bar; a bar added tip to tail to another gets its label
                 # below, so the two labels never meet
