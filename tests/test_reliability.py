@@ -452,3 +452,77 @@ def test_explain_command_signalled_while_encoding_keeps_the_old_file(tmp_path):
     assert "Traceback" not in done.stderr
     assert target.read_bytes() == OLD
     assert leftovers(tmp_path, target.name) == []
+
+
+# ---- 2, 3, 12. explain: the first update, tiny steps, 'all' ----------------------------------------
+def _explained_against_the_engine(method: str, **kw):
+    """The lesson's update is torch.optim's: the engine, run to the same update, lands on the same point."""
+    from trajviz.lessons import lesson
+
+    les = lesson(method, **kw)
+    start = tuple(les.trail[0])
+    ref = trajviz.run(les.surface, method, steps=les.update, start=start)
+    (trace,) = list(ref)
+    np.testing.assert_allclose(trace.path[les.update - 1, 0], les.position, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(trace.path[les.update, 0], les.new_position, rtol=1e-12, atol=0)
+    return les
+
+
+def _explained_methods():
+    from trajviz.lessons import supported
+
+    return supported()
+
+
+@pytest.mark.parametrize("method", _explained_methods())
+def test_explain_takes_apart_the_first_update_of_every_method(method):
+    """``explain adam --update 1`` (also rmsprop, adadelta) was a KeyError: torch makes that state
+    on the first step; before it the state is torch's initial one."""
+    try:
+        les = _explained_against_the_engine(method, update=1)
+    except trajviz.TrajvizError as exc:   # a method with no velocity before its first update says so
+        assert "must be >= 2" in str(exc) and method in ("momentum", "nesterov"), exc
+        return
+    assert les.update == 1 and len(les.trail) == 1
+    for key, value in les.state_before.items():
+        if isinstance(value, np.ndarray) and key not in ("sum",):   # adagrad's sum starts at its init value
+            assert np.all(value == 0), (key, value)
+
+
+def test_explain_command_first_update_of_adam(tmp_path):
+    r = invoke("explain", "adam", "--update", "1", "--size", "160x90", "--fps", "2", "-o", tmp_path / "a.gif")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "a.gif").stat().st_size > 0
+
+
+@pytest.mark.parametrize("method,kw", [
+    ("sgd:lr=1e-12", {}),
+    ("adam:lr=1e-10", {}),
+    ("momentum:lr=1e-09,momentum=0.999999", {"update": 3}),
+    ("sgd", {"surface": "x**2/1e8 + y**2/1e8", "start": (2, 2)}),
+    ("momentum", {"surface": "x**2/1e8 + y**2/1e8", "start": (2, 2)}),
+    ("adagrad:lr=1e-13", {}),
+    ("rmsprop:lr=1e-12", {"update": 2}),
+])
+def test_explain_tiny_steps_match_torch(method, kw):
+    """A step tiny against x (lr = 1e-12, a very flat surface): ``x_new - x`` keeps few digits, and the
+    self-check said "does not match torch.optim's" for a correct update."""
+    les = _explained_against_the_engine(method, **kw)
+    assert np.all(np.abs(les.step) < 1e-6 * np.abs(les.position).max())
+
+
+def test_explain_self_check_still_catches_a_wrong_number():
+    """The tolerance is that of the subtraction, not a blank cheque: a number 1% off fails."""
+    from trajviz.lessons.recipes import Context
+
+    ctx = Context(name="sgd", hp={"lr": 0.1}, t=1, x=np.array([1.0, 1.0]), g=np.array([1.0, 2.0]),
+                  x_new=np.array([0.9, 0.8]), before={}, after={})
+    ctx.check("step", ctx.dx, [-0.1, -0.2])
+    with pytest.raises(RuntimeError, match="does not match torch.optim's"):
+        ctx.check("step", ctx.dx * 1.01, [-0.1, -0.2])
+
+
+def test_explain_all_says_one_method_at_a_time():
+    """``explain all`` answered "unknown optimizer 'all'; did you mean 'all'?"."""
+    line = one_line_error(invoke("explain", "all"))
+    assert "one method at a time" in line and "did you mean" not in line
