@@ -526,3 +526,276 @@ def test_explain_all_says_one_method_at_a_time():
     """``explain all`` answered "unknown optimizer 'all'; did you mean 'all'?"."""
     line = one_line_error(invoke("explain", "all"))
     assert "one method at a time" in line and "did you mean" not in line
+
+
+# ---- 4. surface parameters that break a curated rate ------------------------------------------------
+@pytest.mark.parametrize("spec,param", [("rosenbrock:b=0", "b"), ("rosenbrock:b=-100", "b"),
+                                        ("quadratic:kappa=0", "kappa"), ("quadratic:kappa=-1", "kappa")])
+def test_parameter_that_breaks_the_surface_is_refused_naming_it(spec, param):
+    """``rosenbrock:b=0`` was a ZeroDivisionError traceback; ``b=-100`` blamed a rate the user never gave."""
+    line = one_line_error(invoke("run", spec, "--opt", "adam:lr=0.1", "--steps", "3"))
+    assert f"parameter {param}" in line and "learning rate" not in line, line
+
+
+def test_curated_rates_a_parameter_breaks_fall_back_with_a_note():
+    """b = 1e-320 is allowed (b > 0) but 0.2 / b overflows: sgd runs at its default rate, and the
+    command says why (before: "bad learning rate for sgd: inf", a rate the user never gave)."""
+    import trajviz.optimizers as O
+    import trajviz.surfaces as S
+
+    surface = S.get("rosenbrock:b=1e-320")
+    assert S.dropped_rates(surface) == ("sgd", "momentum", "nesterov")
+    assert S.dropped_rates(S.get("rosenbrock:b=10")) == ()
+    r = invoke("run", "rosenbrock:b=1e-320", "--opt", "sgd", "--opt", "adam", "--steps", "3")
+    assert r.exit_code == 0, r.stderr
+    notes = [ln for ln in r.stderr.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1, r.stderr
+    assert "b=" in notes[0] and "sgd" in notes[0] and "adam" not in notes[0] and "default rate" in notes[0]
+    result = trajviz.run("rosenbrock:b=1e-320", ["sgd", "adam"], steps=3)
+    assert result["sgd"].hyperparameters["lr"] == O.get_entry("sgd").fallback_lr
+    # a rate the user gives leaves nothing to say
+    for args in (("--lr", "0.01"), ("--opt", "sgd:lr=0.01")):
+        r = invoke("run", "rosenbrock:b=1e-320", *args, "--steps", "3")
+        assert r.exit_code == 0 and "note:" not in r.stderr, r.stderr
+
+
+# ---- 5. sweeps too big for memory --------------------------------------------------------------------
+def test_sweep_too_big_for_memory_is_refused_in_one_line(tmp_path, monkeypatch):
+    """The issue's command was a MemoryError traceback ("Unable to allocate 39.1 GiB")."""
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(invoke("sweep", "quadratic", "--opt", "momentum", "--param", "lr=1e-3:1:log:512",
+                                 "--param", "momentum=0:0.99:512", "--metric", "steps", "--steps", "20000",
+                                 "-o", "m.csv"))
+    assert "GiB" in line, line
+    assert os.listdir(tmp_path) == []
+
+
+# ---- 6. bad view ranges and titles: one line, never matplotlib's traceback ----------------------------
+@pytest.mark.parametrize("command", ["plot", "animate", "run"])
+@pytest.mark.parametrize("option,value", [("--xlim", "-1e308,1e308"), ("--xlim", "1e15,1.0000000000001e15"),
+                                          ("--ylim", "-1e308,1e308"), ("--ylim", "5,5.000000000000001"),
+                                          ("--xlim", "1,1"), ("--xlim", "2,1")])
+def test_view_range_float64_cannot_draw_is_one_line(tmp_path, monkeypatch, command, option, value):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(invoke(command, "rosenbrock", "--opt", "sgd", "--steps", "3", option, value))
+    assert line.startswith(f"Error: bad {option[2:]}: {value} (must be ")
+    assert os.listdir(tmp_path) == []
+
+
+def test_view_range_rule_in_python_too():
+    with pytest.raises(trajviz.TrajvizError, match=r"bad xlim: .* \(must be "):
+        trajviz.run("rosenbrock", "sgd", steps=2, xlim=(1e15, 1.0000000000001e15))
+    with pytest.raises(trajviz.TrajvizError, match=r"bad ylim: .* \(must be "):
+        trajviz.surfaces.get("rosenbrock", ylim=(-1e308, 1e308))
+
+
+def test_narrow_but_drawable_ranges_still_work(tmp_path):
+    """The rule refuses only what float64 cannot draw: a width of 1e-6 of the position is fine."""
+    for lim in ("0.999,1.001", "1e6,1.000001e6", "-1e300,1e300"):
+        r = invoke("plot", "rosenbrock", "--opt", "sgd", "--steps", "3", "--xlim", lim, "--size", "320x240",
+                   "-o", tmp_path / "p.png")
+        assert r.exit_code == 0, (lim, r.stderr)
+
+
+@pytest.mark.parametrize("command", ["plot", "animate"])
+@pytest.mark.parametrize("title", [r"$\foo$", "$x^$", "$\\frac{1}$"])
+def test_title_mathtext_that_does_not_parse_is_one_line(tmp_path, monkeypatch, command, title):
+    """``--title '$\\foo$'`` was matplotlib's ParseFatalException traceback, after the whole run."""
+    import trajviz.optimizers
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(trajviz.optimizers, "resolve", lambda *a, **k: pytest.fail("the run started"))
+    line = one_line_error(invoke(command, "rosenbrock", "--opt", "sgd", "--steps", "3", "--title", title))
+    assert line.startswith("Error: bad title: ") and "(" in line
+    assert os.listdir(tmp_path) == []
+
+
+def test_titles_with_math_or_a_dollar_still_work(tmp_path):
+    for title in (r"Rosenbrock, $\alpha = 0.1$", "costs $5"):
+        r = invoke("plot", "rosenbrock", "--opt", "sgd", "--steps", "3", "--size", "320x240", "--title", title,
+                   "-o", tmp_path / "p.png")
+        assert r.exit_code == 0, (title, r.stderr)
+
+
+# ---- 9. schedules that make the rate negative --------------------------------------------------------
+@pytest.mark.parametrize("schedule", ["exponential:gamma=-1", "cosine:eta_min=-1", "step:gamma=-2",
+                                      "exponential:gamma=0", "warmup:start_factor=-0.5"])
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_schedule_that_makes_the_rate_negative_is_refused(tmp_path, monkeypatch, command, schedule):
+    """Accepted before (paths walking uphill), while --lr -1 was refused."""
+    monkeypatch.chdir(tmp_path)
+    extra = ["--param", "momentum=0:0.9:3", "--opt", "momentum"] if command == "sweep" else ["--opt", "sgd"]
+    line = one_line_error(invoke(command, "quadratic", "--steps", "5", "--schedule", schedule, *extra))
+    assert "bad schedule" in line and "must be" in line, line
+    assert os.listdir(tmp_path) == []
+
+
+# ---- 10. whole numbers where torch takes floats -----------------------------------------------------
+@pytest.mark.parametrize("spec,same_as", [
+    ("adam:betas=0/0.999", "adam:betas=0.0/0.999"),
+    ("adamw:betas=0/0.999,weight_decay=0", "adamw:betas=0.0/0.999,weight_decay=0.0"),
+    ("radam:betas=0/0.999", "radam:betas=0.0/0.999"),
+    ("nadam:betas=0/0.99", "nadam:betas=0.0/0.99"),
+    ("adamax:betas=0/0.999", "adamax:betas=0.0/0.999"),
+    ("rmsprop:alpha=1,lr=1", "rmsprop:alpha=1.0,lr=1.0"),
+    ("torch.optim:Rprop:step_sizes=0/50", "torch.optim:Rprop:step_sizes=0.0/50.0"),
+])
+def test_whole_numbers_in_a_spec_are_floats_where_torch_takes_floats(spec, same_as):
+    """``adam:betas=0/0.999`` was refused ("betas must be either both floats or both Tensors")."""
+    r = invoke("run", "quadratic", "--opt", spec, "--steps", "20")
+    assert r.exit_code == 0, r.stderr
+    a = trajviz.run("quadratic", spec, steps=20)[spec]
+    b = trajviz.run("quadratic", same_as, steps=20)[same_as]
+    np.testing.assert_array_equal(a.path, b.path)
+
+
+def test_whole_numbers_stay_whole_where_torch_takes_ints():
+    import trajviz.optimizers as O
+
+    spec = O.get("torch.optim:LBFGS:max_iter=5,history_size=10,lr=1")
+    assert type(spec.kwargs["max_iter"]) is int and type(spec.kwargs["history_size"]) is int
+    assert type(spec.kwargs["lr"]) is float
+    assert O.get("adam:betas=0/0.999").kwargs["betas"] == (0.0, 0.999)
+    assert all(type(b) is float for b in O.get("nadam:betas=0/0.5").kwargs["betas"])
+
+
+# ---- 11. accepted but wrong, refused but right ------------------------------------------------------
+def test_tol_with_metric_loss_is_refused(tmp_path, monkeypatch):
+    """--tol was silently ignored with --metric loss."""
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(invoke("sweep", "quadratic", "--opt", "sgd", "--param", "lr=1e-3:1:log:4", "--steps",
+                                 "5", "--tol", "1e-3"))
+    assert "tol" in line and "steps" in line
+    r = invoke("sweep", "quadratic", "--opt", "sgd", "--param", "lr=1e-3:1:log:4", "--steps", "5", "--tol",
+               "1e-3", "--metric", "steps", "-o", "m.csv")
+    assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("text,fix", [("sgd,lr=0.1", "sgd:lr=0.1"), ("adam,lr=0.05,betas=0.9/0.99", "adam:lr=0.05"),
+                                      ("adam lr=0.1", None), ("momentum;lr=0.1", None)])
+@pytest.mark.parametrize("command", ["run", "plot", "animate"])
+def test_malformed_optimizer_says_the_syntax(tmp_path, monkeypatch, command, text, fix):
+    """``--opt "sgd,lr=0.1"`` said "cannot import optimizer"."""
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(invoke(command, "quadratic", "--steps", "3", "--opt", text))
+    assert f"bad optimizer: {text} (must be NAME[:key=value,...]" in line, line
+    assert "cannot import" not in line
+    if fix:
+        assert f"did you mean '{fix}" in line, line
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("formula", ["-x**2 + y**2", "-(x - 1)**2 + 3*y**2", "-1 + x**2 + y**2"])
+def test_formula_starting_with_a_minus_says_to_put_dashdash_before_it(formula):
+    """A formula starting with '-' read as an unknown option, without a word about --."""
+    line = one_line_error(invoke("run", formula, "--steps", "3"))
+    assert "--" in line and f'-- "{formula}"' in line, line
+    r = invoke("run", "--opt", "sgd", "--steps", "3", "--", formula)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "optimizer,start,step,x,y,loss"
+
+
+@pytest.mark.parametrize("command", ["run", "plot", "animate", "sweep", "explore"])
+def test_surface_help_says_how_to_pass_a_formula_starting_with_a_minus(command):
+    r = invoke(command, "--help")
+    text = " ".join(r.stdout.split())
+    assert "SURFACE" in text and "formula" in text and f'trajviz {command} [OPTIONS] -- "-x**2 + y**2"' in text
+
+
+def test_unknown_option_that_is_no_formula_gets_no_formula_hint():
+    line = one_line_error(invoke("list", "-x"))
+    assert "formula" not in line
+    line = one_line_error(invoke("explain", "-x"))
+    assert "formula" not in line
+
+
+def test_batch_size_full_is_the_whole_data_set_and_equals_the_exact_gradient():
+    """--batch-size 1000 on regression (1,000 rows) was not full-batch (minibatches drawn with
+    replacement); now each epoch visits every row once, so B = 1000 and 'full' are the exact gradient."""
+    kw = dict(steps=30, starts=3, seed=4)
+    exact = trajviz.run("regression", ["sgd", "adam"], **kw)
+    for b in ("full", 1000, "1000"):
+        r = trajviz.run("regression", ["sgd", "adam"], batch_size=b, **kw)
+        for label in ("sgd", "adam"):
+            np.testing.assert_array_equal(r[label].path, exact[label].path)
+    smaller = trajviz.run("regression", ["sgd"], batch_size=999, **kw)
+    assert not np.array_equal(smaller["sgd"].path, exact["sgd"].path)
+    r = invoke("run", "regression", "--opt", "sgd", "--steps", "3", "--batch-size", "full")
+    assert r.exit_code == 0, r.stderr
+    line = one_line_error(invoke("run", "regression", "--opt", "sgd", "--steps", "3", "--batch-size", "1001"))
+    assert "1000" in line and "full" in line
+
+
+def test_minibatches_are_epochs_without_replacement():
+    from trajviz.sampling import batch_rows
+
+    for n, b in ((1000, 100), (1000, 16), (7, 3)):
+        per_epoch = -(-n // b)
+        for epoch in range(2):
+            rows = np.concatenate([batch_rows(5, epoch * per_epoch + k, n, b) for k in range(per_epoch)])
+            assert sorted(rows.tolist()) == list(range(n)), (n, b, epoch)
+
+
+def test_batch_size_help_says_what_a_batch_is():
+    text = " ".join(invoke("run", "--help").stdout.split())
+    assert "without replacement" in text and "'full'" in text and "same batches" in text
+
+
+def test_string_hyperparameters_reach_torch():
+    """LBFGS ``line_search_fn=strong_wolfe`` was refused ("is not a number"); its paths are a plain
+    torch.optim loop's."""
+    import torch
+
+    spec = "torch.optim:LBFGS:line_search_fn=strong_wolfe"
+    r = invoke("run", "rosenbrock", "--opt", spec, "--steps", "5")
+    assert r.exit_code == 0, r.stderr
+    result = trajviz.run("rosenbrock", spec, steps=5, start=(-1.5, 2.5))
+    assert result[spec].hyperparameters["line_search_fn"] == "strong_wolfe"
+    surface = trajviz.surfaces.get("rosenbrock")
+    p = torch.tensor([[-1.5, 2.5]], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([p], line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = surface(p).sum()
+        loss.backward()
+        return loss
+
+    for step in range(1, 6):
+        opt.step(closure)
+        np.testing.assert_allclose(result[spec].path[step, 0], p.detach().numpy()[0], rtol=1e-12)
+    # a word where torch takes a number, or a value torch refuses: one line each
+    assert "is not a number" in one_line_error(invoke("run", "--opt", "adam:lr=fast", "--steps", "2"))
+    line = one_line_error(invoke("run", "--opt", "torch.optim:LBFGS:line_search_fn=wolfe", "--steps", "2"))
+    assert "strong_wolfe" in line
+
+
+# ---- 13. sweep --help on --opt -------------------------------------------------------------------------
+def test_sweep_help_says_opt_takes_exactly_one():
+    """It said --opt was repeatable with default all."""
+    text = " ".join(invoke("sweep", "--help").stdout.split())
+    opt = text[text.index("--opt"):text.index("--steps")]
+    assert "exactly one" in opt and "repeatable" not in opt and "Default: all" not in opt, opt
+    for args in ((), ("--opt", "all"), ("--opt", "sgd", "--opt", "adam")):
+        line = one_line_error(invoke("sweep", "quadratic", "--param", "lr=0.1:1:3", "--steps", "3", *args))
+        assert "exactly one --opt" in line
+
+
+# ---- 16. tab completion of the package -------------------------------------------------------------------
+def test_dir_of_the_package_lists_the_lazy_api_without_importing_torch():
+    """``trajviz.<TAB>`` in IPython offered only annotations, errors, TrajvizError."""
+    code = ("import sys, trajviz; names = dir(trajviz); "
+            "print(sorted(set(['run', 'plot', 'animate', 'explain', 'sweep', 'Result', 'surfaces', "
+            "'optimizers']) - set(names)), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "False"], out
+
+
+@pytest.mark.xfail(strict=True, reason="importing the module trajviz.sweep (api.sweep and the CLI do) sets the "
+                                       "package attribute 'sweep' to that module, over the lazy function: "
+                                       "trajviz/__init__.py (the lead's) must bind sweep itself")
+def test_trajviz_sweep_stays_the_function_after_a_sweep():
+    code = ("import trajviz; trajviz.sweep('quadratic', 'sgd', ['lr=0.1:1:2'], steps=2); "
+            "print(callable(trajviz.sweep))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True"], out
