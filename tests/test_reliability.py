@@ -799,3 +799,104 @@ def test_trajviz_sweep_stays_the_function_after_a_sweep():
             "print(callable(trajviz.sweep))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True"], out
+
+
+# ---- 17. trajviz list fits the terminal -------------------------------------------------------------------
+@pytest.mark.parametrize("columns", [80, 60, 40])
+@pytest.mark.parametrize("args", [("list",), ("list", "surfaces"), ("list", "optimizers"), ("list", "--rules")])
+def test_list_fits_the_terminal_width(columns, args):
+    """The tables were 178-185 columns wide and wrapped in an 80-column terminal."""
+    r = invoke(*args, env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.stderr
+    widest = max(r.stdout.splitlines(), key=len)
+    assert len(widest) <= columns, widest
+    import trajviz.optimizers as O
+    import trajviz.surfaces as S
+
+    names = ((S.names() if "optimizers" not in args and "--rules" not in args else [])
+             + (O.names() if "surfaces" not in args else []))
+    starts = {ln.split()[0].split(":")[0] for ln in r.stdout.splitlines() if ln.strip()}
+    assert set(names) <= starts, set(names) - starts   # every name still starts its row
+
+
+def test_list_uses_the_width_it_has():
+    """Nothing is cut off, and a wide terminal gets one line per row with the update rules in it."""
+    import trajviz.optimizers as O
+
+    r = invoke("list", "optimizers", env={"COLUMNS": "400"})
+    for name in O.names():
+        (line,) = [ln for ln in r.stdout.splitlines() if ln.startswith(name + " ")]
+        assert O.get_entry(name).rule in line
+    narrow = invoke("list", "optimizers", env={"COLUMNS": "80"}).stdout
+    assert "trajviz list optimizers --rules" in " ".join(narrow.split())
+    assert not any(ln.rstrip().endswith("...") and "[:k=v" not in ln for ln in narrow.splitlines())
+
+
+# ---- 18. saying what is happening, from the start ------------------------------------------------------
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr as a terminal: the commands say what they are doing as they go."""
+    import trajviz.cli
+
+    monkeypatch.setattr(trajviz.cli, "_interactive", lambda: True)
+
+
+def _mark_when_called(monkeypatch, owner, name, mark):
+    import click
+
+    real = getattr(owner, name)
+
+    def wrapper(*a, **k):
+        click.echo(mark, err=True)
+        return real(*a, **k)
+
+    monkeypatch.setattr(owner, name, wrapper)
+
+
+def test_animate_says_what_it_runs_then_what_it_renders(tmp_path, monkeypatch, terminal):
+    """Nothing was printed for ~4 s before the progress bar appeared."""
+    import trajviz.api
+    from trajviz.render.animate import Animation
+
+    _mark_when_called(monkeypatch, trajviz.api, "run_with", "<the run starts>")
+    _mark_when_called(monkeypatch, Animation, "save", "<the frames are drawn>")
+    r = invoke("animate", "rosenbrock", "--opt", "all", "--steps", "50", "--frames", "12", "--size", "160x120",
+               "-o", tmp_path / "a.gif")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stderr.splitlines()
+    order = [next(i for i, ln in enumerate(lines) if ln.startswith(p)) for p in
+             ("running 7 methods x 50 steps on rosenbrock ...", "<the run starts>", "rendering ",
+              "<the frames are drawn>", "wrote ")]
+    assert order == sorted(order), r.stderr
+    frames = int(lines[order[2]].split()[1])
+    assert lines[order[2]] == f"rendering {frames} frames to {tmp_path / 'a.gif'} ..."
+    assert f"({frames} frames" in lines[order[4]]
+
+
+@pytest.mark.parametrize("args,said", [
+    (("run", "himmelblau", "--opt", "adam", "--steps", "5", "--starts", "30"),
+     "running 1 method x 5 steps from 30 starts on himmelblau ..."),
+    (("run", "quadratic:kappa=10", "--opt", "sgd", "--opt", "all", "--steps", "1"),
+     "running 8 methods x 1 step on quadratic:kappa=10 ..."),
+    (("run", "x**2 + 3*y**2", "--opt", "sgd"), "running 1 method x 300 steps on x**2 + 3*y**2 ..."),
+    (("sweep", "quadratic", "--opt", "momentum", "--param", "lr=1e-3:1:log:4", "--param", "momentum=0:0.9:3",
+      "--steps", "5", "-o", "m.csv"), "sweeping momentum over 4 x 3 cells (12 runs) x 5 steps on quadratic ..."),
+])
+def test_commands_say_what_they_run_before_they_run(tmp_path, monkeypatch, terminal, args, said):
+    monkeypatch.chdir(tmp_path)
+    r = invoke(*args)
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.splitlines()[0] == said, r.stderr
+
+
+def test_nothing_extra_is_said_when_stderr_is_no_terminal(tmp_path):
+    """In logs and pipes only what matters: warnings, notes and the file written."""
+    r = invoke("run", "quadratic", "--opt", "sgd", "--steps", "3", "-o", tmp_path / "p.csv")
+    assert r.exit_code == 0 and r.stderr.splitlines() == [f"wrote {tmp_path / 'p.csv'}"], r.stderr
+
+
+def test_bad_input_is_still_one_line_on_a_terminal(tmp_path, monkeypatch, terminal):
+    monkeypatch.chdir(tmp_path)
+    for args in (("run", "nosuchsurface"), ("animate", "quadratic", "--steps", "0"),
+                 ("plot", "quadratic", "--xlim", "2,1")):
+        one_line_error(invoke(*args))

@@ -59,8 +59,11 @@ def _table(header: list[str], rows: list[list[str]], width: int | None = None) -
     room = width - gap * (n - 1)
     if sum(natural) <= room:
         cols = natural
-    elif sum(floor) >= room:
-        cols = floor
+    elif sum(floor) >= room:   # a very narrow terminal: below the floors, widest first (names stay whole)
+        cols = list(floor)
+        while sum(cols) > room and max(cols[1:]) > 4:
+            widest = max(range(1, n), key=lambda i: cols[i])
+            cols[widest] -= 1
     else:
         extra = [natural[i] - floor[i] for i in range(n)]
         share = (room - sum(floor)) / sum(extra)
@@ -126,9 +129,17 @@ def _wrap(text: str) -> str:
 
 
 def optimizer_rules() -> str:
-    """Every optimizer's update rule written out (its registry entry's ``doc``)."""
+    """Every optimizer's update rule written out (its registry entry's ``doc``), lines wrapped to the
+    terminal (an equation continues indented under its start)."""
+    width = terminal_width()
     blocks = []
     for name in optimizers.names():
         spec = optimizers.get_entry(name)
-        blocks.append(f"{name}\n{'-' * len(name)}\n{spec.doc.strip() or spec.rule}\n")
+        lines = []
+        for line in (spec.doc.strip() or spec.rule).splitlines():
+            indent = line[: len(line) - len(line.lstrip())]
+            more = indent + "    " if indent else ""   # an equation's continuation: indented further
+            first, *rest = _wrap_cell(line.strip(), width - len(more))
+            lines.extend([indent + first] + [more + part for part in rest])
+        blocks.append(f"{name}\n{'-' * len(name)}\n" + "\n".join(lines) + "\n")
     return "\n".join(blocks)
