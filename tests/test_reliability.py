@@ -900,3 +900,73 @@ def test_bad_input_is_still_one_line_on_a_terminal(tmp_path, monkeypatch, termin
     for args in (("run", "nosuchsurface"), ("animate", "quadratic", "--steps", "0"),
                  ("plot", "quadratic", "--xlim", "2,1")):
         one_line_error(invoke(*args))
+
+
+# ---- 20. the HTML player in a browser ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def player(tmp_path_factory):
+    """A real animation as an HTML page, at the default size (1280x720, the window's own size)."""
+    path = tmp_path_factory.mktemp("player") / "race.html"
+    r = invoke("animate", "rosenbrock", "--opt", "all", "--steps", "300", "--frames", "60", "-o", path)
+    assert r.exit_code == 0, r.stderr
+    return path
+
+
+def _chromium_mark():
+    from trajviz.explore.browser import needs_chromium
+
+    return needs_chromium()
+
+
+CANVAS_COLOURS = """() => {
+  const c = document.getElementById('c'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2] | (d[i + 3] << 24));
+  return seen.size;
+}"""
+
+
+@_chromium_mark()
+def test_html_player_fits_a_1280x720_window_and_draws(player):
+    """In a 1280x720 window the Play button and the scrubber were below the fold and the x-axis
+    label cut off: the whole picture and the controls are in view, and the canvas is drawn."""
+    from trajviz.explore.browser import chromium
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(player.resolve().as_uri())
+        page.wait_for_function(f"({CANVAS_COLOURS})() > 50", timeout=20000)
+        for selector in ("#c", "#play", "#step", "#scrub", "#label"):
+            box = page.locator(selector).bounding_box()
+            assert box is not None, selector
+            assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
+            assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, (selector, box)
+        assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1")
+        canvas = page.locator("#c").bounding_box()
+        assert abs(canvas["width"] / canvas["height"] - 1280 / 720) < 0.01   # scaled, not cropped
+        page.locator("#play").click()   # pause, then step: the controls work
+        before = page.locator("#label").inner_text()
+        page.locator("#step").click()
+        assert page.locator("#label").inner_text() != before
+        assert errors == []
+
+
+@_chromium_mark()
+def test_html_player_draws_under_a_virtual_time_budget(player, tmp_path):
+    """Headless Chromium with --virtual-time-budget left the canvas blank: the frames waited on
+    img.decode() promises that never settled there."""
+    from trajviz.explore.browser import CHROMIUM_ARGS, find_chromium
+
+    shot = tmp_path / "shot.png"
+    subprocess.run([find_chromium(), "--headless", *CHROMIUM_ARGS, "--virtual-time-budget=3000",
+                    "--window-size=1280,720", "--hide-scrollbars", f"--screenshot={shot}", player.resolve().as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    with PIL.Image.open(shot) as im:
+        pixels = np.asarray(im.convert("RGB"))
+    assert pixels.shape[:2] == (720, 1280)
+    colours = len(np.unique(pixels.reshape(-1, 3), axis=0))
+    assert colours > 1000, colours   # a blank page with its controls has a few dozen
+    # the drawn picture has the contour map's dark lines and the methods' colours, not only white
+    assert (pixels.sum(axis=2) < 200).mean() > 0.001
