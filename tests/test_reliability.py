@@ -970,3 +970,32 @@ def test_html_player_draws_under_a_virtual_time_budget(player, tmp_path):
     assert colours > 1000, colours   # a blank page with its controls has a few dozen
     # the drawn picture has the contour map's dark lines and the methods' colours, not only white
     assert (pixels.sum(axis=2) < 200).mean() > 0.001
+
+
+# ---- 19. a divergence cross on the start circle -----------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="render/layers.py (the lead's): a path whose first step is already "
+                                       "non-finite has only its start to show, so its X is drawn on the start circle")
+def test_divergence_cross_does_not_cover_the_start_circle():
+    """``trajviz animate rosenbrock --opt sgd --opt adam --lr 1``: sgd diverges at step 1 and its X
+    sat on the start circle, one unreadable mark. Measured on the artists, in pixels."""
+    from matplotlib.markers import MarkerStyle
+
+    anim = trajviz.animate("rosenbrock", ["sgd", "adam"], lr=1, frames=20)
+    painter = anim.painter()
+    x = MarkerStyle("X")
+    cross = x.get_path().transformed(x.get_transform()).vertices
+    fonts, dpi = painter.scene.fonts, painter.scene.fig.dpi
+    apart = (0.95 * fonts.head / 2 + fonts.head / 2) * dpi / 72   # the two markers' radii, in pixels
+    seen = 0
+    for k in (0, painter.frames // 2, painter.frames - 1):
+        painter.frame(k)
+        fig = painter.scene.fig
+        (starts,) = [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == "starts"]
+        for heads in (a for ax in fig.axes for a in ax.get_children() if a.get_gid() == "heads"):
+            at = heads.axes.transData.transform(starts.get_xydata())
+            for offset, path in zip(heads.get_offsets(), heads.get_paths()):
+                if path.vertices.shape == cross.shape and np.allclose(path.vertices, cross):
+                    seen += 1
+                    xy = heads.axes.transData.transform(np.asarray(offset, dtype=float)[None])[0]
+                    assert np.hypot(*(at - xy).T).min() >= apart, (k, offset)
+    assert seen, "no divergence cross drawn"
