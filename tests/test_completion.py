@@ -14,6 +14,9 @@ import trajviz.lessons
 import trajviz.optimizers as O
 import trajviz.surfaces as S
 
+# the registries as a fresh process sees them (other tests register surfaces and optimizers of their own)
+SURFACES, OPTIMIZERS = tuple(S.names()), tuple(O.names())
+
 # completes the way bash does, then says which heavy modules the completion imported
 PROBE = r"""
 import atexit, json, sys
@@ -44,10 +47,10 @@ def complete(words: str, shell: str = "bash") -> tuple[list[str], dict]:
 @pytest.mark.parametrize("words,expected", [
     ("trajviz run ros", ["rosenbrock"]),
     ("trajviz animate qu", ["quadratic"]),
-    ("trajviz plot s", [n for n in S.names() if n.startswith("s")]),
-    ("trajviz run --opt ad", [n for n in O.names() if n.startswith("ad")]),
-    ("trajviz animate --opt a", ["all"] + [n for n in O.names() if n.startswith("a")]),
-    ("trajviz sweep --opt a", [n for n in O.names() if n.startswith("a")]),
+    ("trajviz plot s", [n for n in SURFACES if n.startswith("s")]),
+    ("trajviz run --opt ad", [n for n in OPTIMIZERS if n.startswith("ad")]),
+    ("trajviz animate --opt a", ["all"] + [n for n in OPTIMIZERS if n.startswith("a")]),
+    ("trajviz sweep --opt a", [n for n in OPTIMIZERS if n.startswith("a")]),
     ("trajviz explain ", trajviz.lessons.supported()),
     ("trajviz explain r", ["rmsprop"]),
     ("trajviz explain adam --surface be", ["beale"]),
@@ -61,9 +64,9 @@ def test_names_complete_without_importing_torch(words, expected):
 
 def test_every_registered_name_completes():
     values, _ = complete("trajviz run ")
-    assert values == S.names()
+    assert values == list(SURFACES)
     values, _ = complete("trajviz run --opt ")
-    assert values == ["all", *O.names()]
+    assert values == ["all", *OPTIMIZERS]
 
 
 def test_zsh_completes_too():
