@@ -7,7 +7,6 @@ it guards a path that already held.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

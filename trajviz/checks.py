@@ -83,10 +83,10 @@ def pair(value, what: str, *, increasing: bool = False) -> tuple[float, float]:
     ``increasing`` asks for a range: A < B, with a width B - A that is finite and that
     float64 resolves (more than 1e-9 of the larger of |A| and |B|).
 
-    >>> pair("1e15,1.0000000000001e15", "xlim", increasing=True)
+    >>> pair("1e15,1.0000000000001e15", "xlim", increasing=True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    trajviz.errors.TrajvizError: bad xlim: 1e15,1.0000000000001e15 (must be two finite numbers A,B with A < B, B - A finite and more than 1e-09 x max(|A|, |B|))
+    trajviz.errors.TrajvizError: bad xlim: 1e15,1.0000000000001e15 (must be ... more than 1e-09 x max(|A|, |B|))
     """
     rule = "two finite numbers A,B" + (" with A < B, B - A finite and more than "
                                        f"{MIN_RELATIVE_WIDTH:g} x max(|A|, |B|)" if increasing else "")
