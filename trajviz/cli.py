@@ -25,7 +25,7 @@ class TrajvizGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         _exit_cleanly_on_sigterm()
-        args = list(sys.argv[1:] if args is None else args)
+        given = list(sys.argv[1:] if args is None else args)   # for the hint on a formula read as an option
         try:
             rv = super().main(args=args, prog_name=prog_name or "trajviz", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -36,7 +36,7 @@ class TrajvizGroup(click.Group):
             click.echo("Interrupted: no output written.", err=True)
             sys.exit(130)
         except click.exceptions.NoSuchOption as exc:
-            click.echo(f"Error: {exc.format_message()}{_formula_hint(exc, args)}", err=True)
+            click.echo(f"Error: {exc.format_message()}{_formula_hint(exc, given)}", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
