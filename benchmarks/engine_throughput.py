@@ -48,6 +48,9 @@ def main():
     torch.set_num_threads(max(1, torch.get_num_threads()))
     surface = surfaces.get("rosenbrock")
     specs = optimizers.resolve("all", surface=surface)
+    # warm-up: the first torch.optim step imports torch._dynamo; neither side pays it in the timing
+    trajviz.run(surface, specs, steps=2, device="cpu")
+    naive(surface, specs, [[-1.5, 2.5]], 2)
     k = len(specs)
     print(f"rosenbrock, `all` ({k} optimizers), {args.steps} steps, float64, CPU, "
           f"{torch.get_num_threads()} threads; medians of {args.repeats}")

@@ -1,11 +1,13 @@
 """Make every picture and animation of the README: ``python docs/make_gallery.py``.
 
-Everything in docs/gallery/ comes from this script (and so from trajviz itself):
-a still plot of every surface with `all`, the default animation on rosenbrock,
-beale and quadratic, an `explain` clip per analogy, the tuned rosenbrock, a
-sweep map and a swarm. Sizes are kept small: the GIF sizes are part of the show.
+Everything in docs/gallery/ comes from this script (and so from trajviz itself), at
+the size the commands beside them make (1280x720): the default animations (the
+commands the README shows), a still of every surface, the noise example, the grid
+and dark theme, a swarm, a sweep map and an ``explain`` clip per analogy. The
+explorer's screenshot (docs/gallery/explore.png) is taken by its browser test and
+the network pictures (docs/gallery/train*) by ``trajviz train`` (see below).
 
-    python docs/make_gallery.py            # everything (a few minutes on 2 cores)
+    python docs/make_gallery.py            # everything (several minutes on 2 cores)
     python docs/make_gallery.py --only plots
 """
 
@@ -16,44 +18,44 @@ import time
 from pathlib import Path
 
 import trajviz
-from trajviz.render.plot import save_figure
 
 OUT = Path(__file__).resolve().parent / "gallery"
 
 
 def plots():
     for name in trajviz.surfaces.names():
-        fig = trajviz.plot(name, opt="all", size=(960, 540))
-        save_figure(fig, OUT / "surfaces" / f"{name}.png")
-    save_figure(trajviz.plot("rosenbrock", opt="all", loss_panel=True), OUT / "rosenbrock.png")
-    save_figure(trajviz.plot("quadratic:kappa=10,angle=20", opt="all", layout="grid", theme="dark"),
-                OUT / "quadratic-grid-dark.png")
-    save_figure(trajviz.plot("himmelblau", opt=["adam", "momentum"], starts=1000, steps=200, size=(960, 540)),
-                OUT / "himmelblau-swarm.png")
-    save_figure(trajviz.plot("rosenbrock", opt="all", steps=300, tune=True), OUT / "rosenbrock-tuned.png")
-    from trajviz.sweep import sweep
-
-    sweep("quadratic", "momentum", ["lr=1e-4:1:log:64", "momentum=0:0.99:64"]).save(OUT / "momentum-map.png")
+        trajviz.plot(name, opt="all", path=OUT / "surfaces" / f"{name}.png")
+    trajviz.plot("rosenbrock", opt="all", path=OUT / "rosenbrock.png")
+    trajviz.plot("quadratic", opt="all", layout="grid", theme="dark", path=OUT / "quadratic-grid-dark.png")
+    trajviz.plot("himmelblau", opt=["adam", "momentum"], starts=1000, steps=200, path=OUT / "himmelblau-swarm.png")
+    trajviz.plot("rosenbrock", opt="all", view="3d", path=OUT / "rosenbrock-3d.png")
+    trajviz.sweep("quadratic", "momentum", ["lr=1e-4:1:log:64", "momentum=0:0.99:64"]).save(OUT / "momentum-map.png")
 
 
 def animations():
-    trajviz.animate("rosenbrock", opt="all", path=OUT / "rosenbrock.gif")  # the default command
-    trajviz.animate("beale", opt="all", path=OUT / "beale.gif", size=(800, 450))
-    trajviz.animate("quadratic:kappa=10,angle=20", opt="all", path=OUT / "quadratic.gif", size=(800, 450))
+    trajviz.animate("rosenbrock", opt="all", path=OUT / "rosenbrock.gif")     # the default command
+    trajviz.animate("quadratic", opt="all", path=OUT / "quadratic.gif")
+    # the drunk walker and the bad shoes need sways: noise makes every step a sway
+    trajviz.animate("quadratic", opt=["sgd", "adagrad", "rmsprop"], noise=10, path=OUT / "noise.gif")
     trajviz.animate("regression", opt=["sgd", "momentum", "adam"], batch_size=16, steps=200,
-                    path=OUT / "regression-minibatch.gif", size=(800, 450))
+                    path=OUT / "regression-minibatch.gif")
     trajviz.animate("quadratic", opt=["sgd", "momentum", "adagrad", "adam"], layout="grid", theme="dark",
-                    path=OUT / "quadratic-grid-dark.gif", size=(960, 540))
+                    path=OUT / "quadratic-grid-dark.gif")
 
 
 def clips():
-    from trajviz.render.explain import explain
-
     for method in ("sgd", "momentum", "adagrad", "rmsprop", "adam"):
-        explain(method, path=OUT / "explain" / f"{method}.gif", size=(960, 540))
+        trajviz.explain(method, OUT / "explain" / f"{method}.gif")
 
 
-PARTS = {"plots": plots, "animations": animations, "clips": clips}
+def network():
+    mlp = trajviz.train("mlp")                      # the command's defaults: seed 0, the tutorial's four
+    mlp.plot().savefig(OUT / "train-mlp.png")
+    mlp.animate(OUT / "train-mlp.gif")
+    trajviz.train("classify").plot().savefig(OUT / "train-classify.png")
+
+
+PARTS = {"plots": plots, "animations": animations, "clips": clips, "network": network}
 
 
 def main():

@@ -67,16 +67,31 @@ def engine_paths(state) -> dict:
     return out
 
 
+def _err(a, b) -> np.ndarray:
+    return np.abs(a - b) / np.maximum(np.abs(b), 1e-3)
+
+
 def assert_paths_equal(page_paths: dict, state: dict):
+    """The page's paths are the engine's: to 1e-9, or to what the path's own conditioning allows
+    (10 times how far the engine's path moves when its start moves by one ulp: the tuned heavy ball
+    looping on rosenbrock turns last-bit differences into 1e-9 within a few hundred steps;
+    test_explore_parity proves 1e-9 method by method on well-conditioned paths)."""
     want = engine_paths(state)
+    nudged = engine_paths({**state, "start": [[np.nextafter(x, np.inf), y] for x, y in state["start"]]})
     assert list(page_paths) == list(want)
     for label, per_start in want.items():
         got = page_paths[label]
         assert len(got) == len(per_start)
-        for g, w in zip(got, per_start):
+        for g, w, n in zip(got, per_start, nudged[label]):
             g = np.asarray(g, dtype=np.float64).reshape(-1, 2)
             assert g.shape == w.shape, label
-            assert np.max(np.abs(g - w) / np.maximum(np.abs(w), 1e-3), initial=0.0) <= TOL, label
+            m = min(len(w), len(n))
+            own = np.maximum.accumulate(np.max(_err(n[:m], w[:m]), axis=1)) if m else np.zeros(0)
+            tol = np.maximum(TOL, 10 * np.concatenate([own, np.full(len(w) - m, own[-1] if m else 1.0)]))
+            assert (np.max(_err(g, w), axis=1) <= tol).all(), label
+
+
+STEPS = trajviz.surfaces.get("rosenbrock").steps   # the page starts on the CLI's default canvas
 
 
 def state_of(page) -> dict:
@@ -87,7 +102,7 @@ def test_page_starts_with_the_commands_setup_and_the_engines_paths(browser, writ
     page = open_explorer(browser, written, messages)
     state = state_of(page)
     assert state == {"surface": "rosenbrock", "opt": ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop",
-                                                      "adam"], "start": [[-1.5, 2.5]], "steps": 500, "noise": 0,
+                                                      "adam"], "start": [[-1.5, 2.5]], "steps": STEPS, "noise": 0,
                      "seed": 0}
     assert_paths_equal(page.evaluate("window.trajviz.paths()"), state)
     page.close()
@@ -256,16 +271,16 @@ def test_screenshot_for_the_readme(browser, written, messages):
 def test_play_pause_step_scrub_and_starts(browser, written, messages):
     page = open_explorer(browser, written, messages)
     frame = page.locator(".tv-frame")
-    assert frame.text_content() == "step 500 / 500"
+    assert frame.text_content() == f"step {STEPS} / {STEPS}"
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_timeout(1500)
     page.get_by_role("button", name="❚❚ Pause").click()
     shown = int(frame.text_content().split()[1])
-    assert 0 < shown < 500
+    assert 0 < shown < STEPS
     page.get_by_role("button", name="Step ›").click()
-    assert frame.text_content() == f"step {shown + 1} / 500"
+    assert frame.text_content() == f"step {shown + 1} / {STEPS}"
     page.keyboard.press("ArrowLeft")
-    assert frame.text_content() == f"step {shown} / 500"
+    assert frame.text_content() == f"step {shown} / {STEPS}"
     scrub = page.get_by_label("step shown", exact=True)
     box = scrub.bounding_box()
     page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)

@@ -4,7 +4,7 @@
 >>> result = trajviz.run("rosenbrock", opt="all")        # doctest: +SKIP
 >>> result.plot()                                        # doctest: +SKIP
 
-The one-call functions (``run``, ``plot``, ``animate``, ``explain``, ``sweep``) live in
+The one-call functions (``run``, ``plot``, ``animate``, ``explain``, ``sweep``, ``train``) live in
 :mod:`trajviz.api`. Heavy modules (torch, matplotlib) are imported only when first
 used, so that ``trajviz --help`` starts fast.
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 from ._version import __version__
 from .errors import TrajvizError
 
-_API = ("run", "plot", "animate", "explain", "sweep")
-_MODULES = ("surfaces", "optimizers", "render", "options", "api", "lessons", "sampling")
-__all__ = ["__version__", *_API, "surfaces", "optimizers", "Result", "TrajvizError"]
+_API = ("run", "plot", "animate", "explain", "sweep", "train")
+_MODULES = ("surfaces", "optimizers", "render", "options", "api", "lessons", "sampling", "explore", "nn")
+__all__ = ["__version__", *_API, "surfaces", "optimizers", "explore", "Result", "TrajvizError"]
 
 
 def __getattr__(name):

@@ -1,4 +1,5 @@
-"""The one-call functions: the only module that composes the engine, tuning and rendering.
+"""The one-call functions: the only module that composes the engine, tuning and rendering
+(``train`` hands over to :mod:`trajviz.nn`, which composes a network's plane).
 
 Every keyword is declared once in :mod:`trajviz.options` and checked before any
 long work starts (a bad ``dpi`` fails before a seven-second run, not after it).
@@ -203,4 +204,24 @@ plot.__doc__ += "\n    Options:\n" + describe(RunOptions, PlotOptions)
 animate.__doc__ += "\n    Options:\n" + describe(RunOptions, AnimateOptions)
 explain.__doc__ += "\n    Options:\n" + describe(ExplainOptions)
 
-__all__ = ["run", "run_with", "plot", "animate", "explain", "sweep"]
+# ---- train ------------------------------------------------------------------------------------------
+def train(model="mlp", loss_fn=None, data=None, opt=None, **options):
+    """Train a network with several optimizers from the same weights on the same minibatches, and
+    see their paths on one plane of its loss; returns a :class:`~trajviz.nn.TrainResult`.
+
+    ``model`` is a built-in scenario (``"mlp"``: the tutorial's 1-20-1 network on y = x^2 + noise,
+    ``"classify"``, ``"digits"``) or any ``torch.nn.Module`` with ``loss_fn`` and ``data`` (tensors
+    or a DataLoader). The result plots and animates like any other (``result.plot()``,
+    ``result.animate("train.gif")``) and exposes ``result.plane`` (``center``, ``directions``,
+    ``explained``, ``loss_at(a, b)``). Every keyword: :func:`trajviz.nn.train`.
+
+    >>> r = train("mlp", steps=20, device="cpu")              # doctest: +SKIP
+    >>> r.plane.directions.shape                               # doctest: +SKIP
+    (2, 61)
+    """
+    from .nn.training import train as _train
+
+    return _train(model, loss_fn, data, opt, **options)
+
+
+__all__ = ["run", "run_with", "plot", "animate", "explain", "sweep", "train"]

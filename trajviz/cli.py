@@ -457,6 +457,87 @@ def explore_cmd(surface, output, **values):
     click.echo(f"wrote {path} ({size / 1024:.0f} KiB); {where}", err=True)
 
 
+TRAIN_STILLS = (".png", ".svg", ".pdf")
+TRAIN_PICTURES = TRAIN_STILLS + (".gif", ".webp", ".mp4", ".html")
+TRAIN_DATA = (".npz", ".json", ".csv")
+
+
+@cli.command("train", short_help="Train a real network with several optimizers; their paths on one plane.")
+@click.argument("scenario", default="mlp")
+@click.option("--opt", "opts", multiple=True, metavar="NAME[:k=v,...]",
+              help="Optimizer, repeatable, as for `trajviz run` (torch.optim keyword names, pkg.module:Class). "
+                   "Default: the tutorial's SGD, Momentum 0.8, RMSprop (alpha 0.9), Adam (0.9/0.99), lr 0.01.")
+@click.option("--lr", type=float, default=None,
+              help="Learning rate for every optimizer given without lr= (default 0.01).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the data, initial weights and batches.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+              help="Default: float64 (float32 on mps).")
+@click.option("--steps", type=int, default=None, help="Optimizer steps (instead of --epochs).")
+@click.option("--epochs", type=int, default=None, help="Epochs (default: the scenario's, 12 for mlp).")
+@click.option("--batch-size", type=int, default=None, help="Minibatch size (default: the scenario's, 32 for mlp).")
+@click.option("--record-every", type=int, default=1, show_default=True, metavar="K", help="Keep every K-th step.")
+@click.option("--plane", type=click.Choice(["pca", "random"]), default="pca", show_default=True,
+              help="PCA of all paths about the common start, or filter-normalised random directions.")
+@click.option("--center", default="start", show_default=True,
+              help="Random plane's center: start, end (of the best method), or a method's label (its end).")
+@click.option("--plane-seed", type=int, default=None, help="Seed of the random directions (default: --seed).")
+@click_options(AnimateOptions, only=("layout", "theme", "loss_panel", "size", "dpi", "title", "colorbar", "legend",
+                                     "view", "fps", "duration", "frames", "hold", "story"))
+@click.option("-o", "--output", type=click.Path(), default=None,
+              help="Data (.npz, .json, .csv), a picture (.png, .svg, .pdf) or an animation (.gif, .webp, .mp4, "
+                   ".html); default: a summary on stdout.")
+def train_cmd(scenario, opts, lr, seed, device, dtype, steps, epochs, batch_size, record_every, plane, center,
+              plane_seed, output, **values):
+    """Train a small network with several optimizers from the same start, on one plane of its loss.
+
+    Scenarios: mlp (a 1-20-1 ReLU network fitting y = x^2 + noise, the classic
+    optimizer tutorial), classify (two Gaussian clouds, cross-entropy), digits
+    (scikit-learn's 8x8 digits; needs the [digits] extra). All methods start from
+    the same weights and see the same minibatches; the plane holds as much of
+    their movement as it can, and the off-plane share is reported.
+
+    \b
+    Examples:
+        trajviz train -o mlp.png
+        trajviz train classify --epochs 6 -o classify.gif
+        trajviz train mlp --seed 1 -o mlp.npz
+    """
+    path = _checked_output(output, TRAIN_PICTURES + TRAIN_DATA, "output") if output else None
+    ao = from_cli(AnimateOptions, values)   # checked before the training starts
+    import warnings
+
+    from .nn.training import OffPlaneWarning, train
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OffPlaneWarning)  # said below, one line each
+        result = train(scenario, opt=list(opts) or None, lr=lr, seed=seed, device=device, dtype=dtype,
+                       steps=steps, epochs=epochs, batch_size=batch_size, record_every=record_every,
+                       plane=plane, center=center, plane_seed=plane_seed)
+    for note in result.warnings:
+        click.echo(f"warning: {note}", err=True)
+    for m in result:
+        if m.diverged_at >= 0:
+            click.echo(f"warning: {m.label} diverged at step {m.diverged_at}", err=True)
+    if path is None:
+        click.echo(result.summary())
+        return
+    if path.suffix.lower() in TRAIN_DATA:
+        result.save(path)
+    elif path.suffix.lower() in TRAIN_STILLS:
+        from .render.plot import plot_result, save_figure
+
+        save_figure(plot_result(result.to_result(), ao), path, dpi=ao.dpi)
+    else:
+        from .options import replace
+        from .render.animate import animate_result
+
+        anim = animate_result(result.to_result(), replace(ao, progress=sys.stderr.isatty()), path)
+        click.echo(f"wrote {path} ({anim.frames} frames, {path.stat().st_size / 1024:.0f} KiB)", err=True)
+        return
+    click.echo(f"wrote {path}", err=True)
+
+
 def _default_name(surface: str, ext: str) -> str:
     import re
 

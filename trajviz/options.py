@@ -321,7 +321,7 @@ class AnimateOptions(PlotOptions):
                                     help="Seconds of animation (frame budget = fps x duration; default 6 s).")
     frames: int | None = option(None, check=_frames, metavar="N",
                                 help="Frame budget (long runs are subsampled to it).")
-    hold: float = option(1.5, check=_hold, metavar="SECONDS", help="Seconds the last frame stays up.")
+    hold: float = option(3.0, check=_hold, metavar="SECONDS", help="Seconds the last frame stays up.")
     story: bool = option(True, check=checks.flag, negate="--no-story",
                          help="Leave out the velocity arrows, step boxes and gradient arrows.")
     progress: bool = option(False, check=checks.flag, cli=False, help="Show a progress bar on stderr.")

@@ -37,6 +37,9 @@ class Trace:
         lr: (T,) the learning rate in force at each recorded step (schedules change it).
         schedule: the schedule's label, or None. tuned: the tuning record, or None.
         stayed_inside: (N,) whether each path stayed inside the plotting domain.
+        extras: further per-step arrays a run records beyond these (a network's plane has
+            ``loss_projected`` (T, N), the loss at each point's projection, drawn dashed, and
+            ``off_plane`` (T, N), the distance from the plane over the distance from the start).
     """
 
     label: str
@@ -53,6 +56,7 @@ class Trace:
     schedule: str | None = None
     tuned: Any = None
     stayed_inside: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
 
     # ---- the method's facts, carried by its entry -------------------------------------
     @property

@@ -149,9 +149,10 @@ def _run(setup: Setup, jobs: list[Job], keys, record_steps: list[int], streams) 
                         if v is not None:
                             rec.take(k, v, job.rows)
                 i = record_index[t]
-                for job, arr in zip(jobs, lrs):
-                    for v, lr in job.lrs():
-                        arr[i, v] = lr
+                if setup.schedule is not None or i == 0:   # without a schedule the rates never change
+                    for job, arr in zip(jobs, lrs):
+                        for v, lr in job.lrs():
+                            arr[i, v] = lr
                 if rec.next() and not watch.any_alive():
                     break   # every path has diverged: nothing left to run
         if t == steps:
@@ -163,6 +164,9 @@ def _run(setup: Setup, jobs: list[Job], keys, record_steps: list[int], streams) 
                 job.set_grads(G)
             job.step(t, closure_for)
     rec.flush()
+    if setup.schedule is None:
+        for arr in lrs:
+            arr[:] = arr[0]
     diverged = watch.diverged_at(steps)
     inside = watch.stayed_inside()
     steps_arr = np.asarray(record_steps, dtype=np.int64)

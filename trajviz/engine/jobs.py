@@ -68,6 +68,7 @@ class Job:
         self.velocity = spec.velocity if has_readers else None
         self.step_size = spec.step_size if has_readers else None
         self.owners: list = []
+        self._slices = None
         self.block = None
         self.lr_scale = None
         self.schedulers: list = []
@@ -123,11 +124,14 @@ class Job:
 
     def set_grads(self, G) -> None:
         """Hand each parameter its rows of the shared gradient ``G`` (views, no copy)."""
-        at = self.offset
-        for _, params in self.owners:
-            for p in params:
-                p.grad = G[at:at + len(p)]
-                at += len(p)
+        if self._slices is None:
+            at, self._slices = self.offset, []
+            for _, params in self.owners:
+                for p in params:
+                    self._slices.append((p, slice(at, at + p.shape[0])))
+                    at += p.shape[0]
+        for p, rows in self._slices:
+            p.grad = G[rows]
 
     def step(self, t: int, closure_for=None) -> None:
         """One optimizer step for every owner (then the lr scaling and the schedules)."""

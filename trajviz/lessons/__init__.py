@@ -51,6 +51,8 @@ def lesson(method: str, *, surface=None, update: int | None = None, start=None) 
         raise TrajvizError(f"explain has no lesson for '{name}' (choose from: {', '.join(methods)})")
     surf = S.get(surface if surface is not None else recipe.surface)
     spec = O.resolve(method, surface=surf)[0]
+    if surface is None:   # on the recipe's own canvas, its own rates (unless the user gave them)
+        spec = spec.with_filled(**{k: v for k, v in recipe.rates.items() if k not in spec.kwargs})
     extra = sorted(k for k in spec.kwargs if k not in recipe.keys)
     if extra:
         raise TrajvizError(f"explain draws the textbook {spec.title} update; it cannot show '{extra[0]}' "

@@ -40,11 +40,14 @@ class Recipe:
     keys: tuple[str, ...]          # hyperparameters the lesson draws faithfully
     build: Callable[..., list]     # (ctx) -> the stages; fills ctx.numbers
     min_update: int = 1            # momentum methods have no velocity before their second update
+    rates: dict = field(default_factory=dict)   # hyperparameters on the recipe's own canvas (a clear picture
+                                                # of one update, not a race: small steps read best)
 
 
 MAX_UPDATE = 10_000   # the lesson replays every update before the explained one
 TILTED = "quadratic:kappa=10,angle=30"
-ALIGNED = "quadratic:kappa=10"
+ALIGNED = "quadratic:kappa=10,angle=0"
+START = (-2.6, 1.2)
 ALIGNED_START = (-2.6, 0.6)   # the y slope about twice the x slope: both rows of squares readable
 
 
@@ -414,7 +417,7 @@ def _adagrad(ctx: Context):
     ctx.check("-lr*g/sqrt(G)", -lr * ratio, ctx.dx)
     ctx.numbers.update({"g": g, "G": G0, "g^2": g**2, "new G": G1, "sqrt(G)": np.sqrt(G1), "g/sqrt(G)": ratio})
     s0, sa, s1 = np.sqrt(G0), np.abs(g), np.sqrt(G1)
-    sign = np.where(g < 0, -1, 1)
+    sign = np.ones(2, dtype=int)   # squares grow to the right on both rows: no row is mirrored
     stages = [
         Stage(f"AdaGrad, update {ctx.t}: each axis keeps a square whose area G is the sum of its past g².",
               _intro_map(ctx, (_direction_ray(ctx),)) + _squares("old", "memory", "G", s0, sign=sign)
@@ -441,7 +444,7 @@ def _fading(ctx: Context, *, decay: float, key: str, name: str, letter: str, are
     E0, E1 = ctx.before[key], ctx.after[key]
     ctx.check(f"{letter}*E + (1-{letter})*g^2", decay * E0 + (1 - decay) * g**2, E1)
     s0, sd, sa, s1 = np.sqrt(E0), np.sqrt(decay * E0), np.sqrt(1 - decay) * np.abs(g), np.sqrt(E1)
-    sign = np.where(g < 0, -1, 1)
+    sign = np.ones(2, dtype=int)   # squares grow to the right on both rows: no row is mirrored
     ctx.numbers.update({"g": g, area: E0, f"{letter}*{area}": decay * E0,
                         f"(1-{letter})*g^2": (1 - decay) * g**2, f"new {area}": E1})
     stages = [
@@ -517,7 +520,7 @@ def _adam(ctx: Context):
     ctx.check("-lr*m_hat/(sqrt(v_hat)+eps)", -lr * ratio, ctx.dx)
     ctx.numbers.update({"g": g, "m": m0, "b1*m": b1 * m0, "(1-b1)*g": (1 - b1) * g, "new m": m1, "v": v0,
                         "new v": v1, "m_hat": mh, "v_hat": vh, "sqrt(v_hat)": side, "m_hat/sqrt(v_hat)": ratio})
-    sign = np.where(mh < 0, -1, 1)
+    sign = np.ones(2, dtype=int)   # squares grow to the right on both rows: no row is mirrored
     sv0, sv1, sa = np.sqrt(v0), np.sqrt(v1), np.sqrt(1 - b2) * np.abs(g)
     stages = [
         Stage(f"Adam, update {t}: a slope memory m (like momentum) and a square v per axis (like RMSProp).",
@@ -528,7 +531,7 @@ def _adam(ctx: Context):
               _bars("b1m", "memory", "β₁·m", b1 * m0, level=2, grow_from=1 / b1)
               + (_row(3, "β₁·m", b1 * m0, "memory"),), hide=("x:m", "y:m")),
         Stage("2. The gradient is added tip to tail: m ← β₁·m + (1−β₁)·g.",
-              _bars("(1-b1)g", "gradient", "(1−β₁)·g", (1 - b1) * g, level=3, at=b1 * m0)
+              _bars("(1-b1)g", "gradient", "(1−β₁)·g", (1 - b1) * g, level=2, at=b1 * m0)
               + _bars("new m", "result", "m", m1, level=1)
               + (_row(4, "+ (1−β₁)·g", (1 - b1) * g, "gradient"), _row(5, "= m", m1, "result"))),
         Stage(f"3. The squares fade by β₂ = {num(b2)} and take in (1−β₂)·g², as in RMSProp: "
@@ -550,15 +553,17 @@ def _adam(ctx: Context):
 
 
 # ---- the recipes, one per classic method (each registry entry carries its own) --------------------------
-SGD = Recipe("the drunk walker", TILTED, 3, None, ("lr",), _sgd)
-MOMENTUM = Recipe("the downhill slope", TILTED, 7, (-2.6, -0.6), ("lr", "momentum"), _momentum, min_update=2)
-NESTEROV = Recipe("the downhill slope, looking ahead", TILTED, 14, None, ("lr", "momentum"), _nesterov,
-                  min_update=2)
-ADAGRAD = Recipe("bad shoes", ALIGNED, 4, None, ("lr", "eps", "initial_accumulator_value"), _adagrad)
+SGD = Recipe("the drunk walker", TILTED, 3, START, ("lr",), _sgd, rates={"lr": 0.16})
+MOMENTUM = Recipe("the downhill slope", TILTED, 7, (-2.6, -0.6), ("lr", "momentum"), _momentum, min_update=2,
+                  rates={"lr": 0.02})
+NESTEROV = Recipe("the downhill slope, looking ahead", TILTED, 14, START, ("lr", "momentum"), _nesterov,
+                  min_update=2, rates={"lr": 0.02})
+ADAGRAD = Recipe("bad shoes", ALIGNED, 4, START, ("lr", "eps", "initial_accumulator_value"), _adagrad,
+                 rates={"lr": 0.5})
 ADADELTA = Recipe("shoes with a short memory, in its own units", ALIGNED, 4, ALIGNED_START, ("lr", "rho", "eps"),
-                  _adadelta)
-RMSPROP = Recipe("shoes with a short memory", ALIGNED, 4, None, ("lr", "alpha", "eps"), _rmsprop)
-ADAM = Recipe("slope and shoes", ALIGNED, 6, ALIGNED_START, ("lr", "betas", "eps"), _adam)
+                  _adadelta, rates={"lr": 5.0})
+RMSPROP = Recipe("shoes whose pain fades", ALIGNED, 4, START, ("lr", "alpha", "eps"), _rmsprop, rates={"lr": 0.02})
+ADAM = Recipe("slope and shoes", ALIGNED, 6, ALIGNED_START, ("lr", "betas", "eps"), _adam, rates={"lr": 0.05})
 
 
 __all__ = ["Recipe", "Lesson", "Stage", "Mark", "run_torch", "Context", "AXES", "num", "MAX_UPDATE",

@@ -255,7 +255,7 @@ register(
 )
 register(
     "adadelta", "torch.optim:Adadelta", display="Adadelta", analogy="bad shoes, short memory",
-    step_size=_adadelta_step, color="#A77800", dark_color="#F7C728", marker="s", default_lr=10.0,
+    step_size=_adadelta_step, color="#A47600", dark_color="#F7C728", marker="s", default_lr=10.0,
     lesson=_lessons.ADADELTA,
 )
 register(

@@ -96,8 +96,12 @@ class Counter:
     def update(self, k: int) -> None:
         self.k = k
 
+    def text(self, k: int) -> str:
+        """The digits frame ``k`` shows: the recorded step of its row."""
+        return f"{int(self.steps[int(self.rows[k])]):,}"
+
     def paste(self, buf: np.ndarray) -> None:
-        text = f"{int(self.steps[int(self.rows[self.k])]):,}"
+        text = self.text(self.k)
         h = buf.shape[0]
         x = self.right - 2
         for ch in reversed(text):
@@ -146,7 +150,7 @@ class Painter:
             self.scales = LY.mark_scales(scene.traces, self.rows, min(x1 - x0, y1 - y0))
             marks = LY.Marks(scene, self.rows, self.scales, still=False)
             layers.append(marks)
-        if heads is not None and o.legend:
+        if heads is not None and o.legend and scene.layout == "overlay":   # grid panels carry titles
             layers.append(LY.Labels(scene, heads, self.rows, still=False))
         if scene.loss_ax is not None:
             layers.append(LY.Losses(scene, self.rows, still=False))
@@ -223,7 +227,7 @@ def draw_key(scene, scales: dict, kinds: list) -> None:
     items = []
     arrows = {a for _, a, _ in kinds if a}
     boxed = any(b for _, _, b in kinds)
-    what = {"velocity": "velocity it carries", "step": "its step down the slope, −lr·g"}
+    what = {"velocity": "velocity (carried from step to step)", "step": "step along the slope, −lr·g"}
     if "arrow" in scales:
         ref = _nice(70 * fonts.scale / (scales["arrow"] * px_unit))
         for k in ("velocity", "step"):
@@ -231,7 +235,7 @@ def draw_key(scene, scales: dict, kinds: list) -> None:
                 items.append(("arrow", ref * scales["arrow"] * px_unit, f"{what[k]}: {ref:g} per step", k == "step"))
     if "box" in scales and boxed:
         ref = _nice(16 * fonts.scale / (scales["box"] * px_unit))
-        items.append(("box", ref * scales["box"] * px_unit, f"step size per axis: {ref:g} (half side)", False))
+        items.append(("box", ref * scales["box"] * px_unit, f"step size per axis (half side): {ref:g}", False))
     if not items:
         return
     t = IdentityTransform()

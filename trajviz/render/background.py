@@ -110,6 +110,7 @@ def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
     if ylim is not None:
         y0, y1 = (float(v) for v in ylim)
     wx, wy = x1 - x0, y1 - y0
+    points = min(points, getattr(surface, "grid_points", points))  # a costly surface caps its grid
     nx = max(int(round(points * min(1.0, wx / wy))), 40)
     ny = max(int(round(points * min(1.0, wy / wx))), 40)
     x, y = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)

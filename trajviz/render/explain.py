@@ -27,9 +27,9 @@ from ..lessons.recipes import num as _num
 # ---- drawing -------------------------------------------------------------------------------------------
 FPS = 20.0
 GROW = 0.6           # seconds a sub-step's new marks take to grow in
-HOLD = (1.2, 2.0)    # seconds a sub-step stays up: longer captions are held longer, within these
-READING = 35.0       # characters of caption read per second
-LAST_HOLD = 1.5      # extra seconds on the last frame before the loop restarts
+HOLD = (2.5, 7.0)    # seconds a sub-step stays up: time to read its caption and the table's new rows
+READING = 16.0       # characters of caption read per second (a slide, read aloud)
+MIN_SIDE_PX = 14.0   # a square is never drawn smaller than this (it stays a square, not a dot)
 
 
 # sizes in points on a 1280x720 frame (12.8 x 7.2 inches); everything scales with the frame
@@ -261,7 +261,7 @@ class _Board:
                     levels = max(levels, int(m.at[1]))
                 lo, hi = min(lo, *ends), max(hi, *ends)
             spans[a], sides[a] = (lo, hi), side
-        self.bar_gap = look.pt(17) * self.px
+        self.bar_gap = look.pt(30) * self.px     # a bar and its label per level, no overlap
         pad = look.pt(36) * self.px              # room for a bar's label beyond its tip
         top_pad = look.pt(24) * self.px          # room for a small square's label above it
         bars = (levels + 0.7) * self.bar_gap
@@ -307,6 +307,7 @@ class _Board:
                     marker="o", ms=look.pt(5), zorder=3, solid_capstyle="round")
         ax.set_title("the path so far, zoomed in around x", fontsize=look.pt("note"), color=th.muted,
                      loc="left", pad=4)
+        self._overview(ax)
         title = f"{les.title} — {les.tagline}"
         width = 0.95 * fig.get_size_inches()[0] * 72
         size = look.pt("title")
@@ -334,6 +335,49 @@ class _Board:
         for x, name in ((cols[1], "x"), (cols[2], "y")):
             fig.text(x, self.table_top, name, fontsize=fs, fontweight="bold", color=th.muted, ha="right",
                      va="top")
+
+    def _overview(self, ax):
+        """A small map of the whole surface in the zoomed map's emptiest corner: where the zoom sits
+        (a box), the minimum (a star), the path so far, and which way is downhill (the contours)."""
+        from matplotlib.patches import Rectangle
+
+        from .background import compute_background, draw_background, draw_minima
+
+        les, look, th = self.les, self.look, self.look.theme
+        pts = np.vstack([les.trail, les.position[None], les.new_position[None]] +
+                        [np.asarray([m.at, m.tip]) for m in les.marks("map")])
+        (x0, x1), (y0, y1) = self.xlim, self.ylim
+        u = np.column_stack([(pts[:, 0] - x0) / (x1 - x0), (pts[:, 1] - y0) / (y1 - y0)])
+        size = 0.34
+        corners = [(1 - size, 1 - size), (0.0, 1 - size), (1 - size, 0.0), (0.0, 0.0)]
+
+        def crowd(c):
+            inside = (u[:, 0] >= c[0] - 0.04) & (u[:, 0] <= c[0] + size + 0.04) & \
+                     (u[:, 1] >= c[1] - 0.04) & (u[:, 1] <= c[1] + size + 0.04)
+            return int(inside.sum())
+
+        cx, cy = min(corners, key=crowd)
+        inset = ax.inset_axes([cx + 0.01, cy + 0.01, size - 0.02, size - 0.02])
+        surf = les.surface
+        (dx0, dx1), (dy0, dy1) = surf.domain
+        bg = compute_background(surf, (dx0, dx1), (dy0, dy1), points=90)
+        draw_background(inset, bg, th)
+        draw_minima(inset, surf, bg, th, size=look.pt(10))
+        trail = np.vstack([les.trail, les.new_position[None]])
+        inset.plot(trail[:, 0], trail[:, 1], color=look.ink["result"], lw=look.pt(1.4), zorder=3)
+        inset.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=th.text, lw=look.pt(1.4),
+                                  zorder=4))
+        # a ring around the zoom: the box can be smaller than a pixel on the whole surface
+        inset.plot([(x0 + x1) / 2], [(y0 + y1) / 2], "o", mfc="none", mec=th.text, mew=look.pt(1.4),
+                   ms=look.pt(11), zorder=5)
+        inset.set_xticks([])
+        inset.set_yticks([])
+        for spine in inset.spines.values():
+            spine.set_edgecolor(th.spine)
+            spine.set_linewidth(look.pt(1.2))
+        inset.set_title("the whole surface", fontsize=look.pt("note") * 0.85, color=th.muted, pad=2)
+        inset.set_gid("overview")
+        self.overview = inset
 
     def _table_columns(self) -> tuple[float, float, float]:
         """Left edge of the names, right edges of the x and y values (figure fractions)."""
@@ -527,9 +571,13 @@ class _Board:
             if m.kind == "bar" and len(arts) > 1:
                 sgn = 1 if m.vec[0] >= 0 else -1
                 t = arts[1]
-                t.xy = (m.at[0] + m.vec[0], y)
-                t.set_position((sgn * look.pt(7), 0))
-                t.set_ha("left" if sgn > 0 else "right")
+                # above the middle of the bar; a bar added tip to tail to another gets its label
+                # below, so the two labels never meet
+                t.xy = (m.at[0] + m.vec[0] / 2, y)
+                below = m.at[0] != 0
+                t.set_position((0, -look.pt(4) if below else look.pt(4)))
+                t.set_ha("center")
+                t.set_va("top" if below else "bottom")
                 t.set_alpha(text_alpha)
             elif len(arts) > 1:
                 arts[1].set_alpha(text_alpha)
@@ -539,7 +587,8 @@ class _Board:
             arts[1].set_alpha(text_alpha)
         elif m.kind == "square":
             rect, t = arts
-            s = m.side * k
+            least = MIN_SIDE_PX / self.row_k               # data units of the minimum side
+            s = max(m.side * k, least * min(1.0, g * 2))
             rect.set_xy((m.at[0], 0.0))
             rect.set_width(m.sign * s)
             rect.set_height(s)
@@ -547,18 +596,21 @@ class _Board:
             base = 0.45 if m.role == "gradient" else 0.28
             rect.set_facecolor((*_rgb(self.look.fill[m.role]), base * alpha))
             rect.set_edgecolor((*_rgb(self.look.ink[m.role]), alpha))
-            s_pt = m.side * self.row_k / self.px          # the label goes by the final size: no jumping
+            side = max(m.side, least)                     # the label goes by the final size: no jumping
+            s_pt = side * self.row_k / self.px
             w, h = _text_box(m.label, look.pt("square"))
             if s_pt > max(w, h) + 6:
-                t.set_position((m.at[0] + m.sign * m.side / 2, m.side / 2))
+                t.set_position((m.at[0] + m.sign * side / 2, side / 2))
                 t.set_ha("center")
                 t.set_va("center")
             else:
-                # above the square; squares at the origin read towards it, added ones away from it
+                # above the square; squares at the origin read towards it, added ones away from it,
+                # a line higher, so two small neighbours never write over each other
                 at_origin = m.at[0] == 0
-                edge = m.at[0] + m.sign * m.side if at_origin else m.at[0]
+                edge = m.at[0] + m.sign * side if at_origin else m.at[0]
                 right = (m.sign > 0) == at_origin
-                t.set_position((edge, m.side + 3 * self.px / self.row_k))
+                lift = 3 * self.px + (0 if at_origin else h * self.px)
+                t.set_position((edge, side + lift / self.row_k))
                 t.set_ha("right" if right else "left")
                 t.set_va("bottom")
             t.set_alpha(text_alpha)

@@ -674,6 +674,26 @@ class Losses(Layer):
         self.lines = LineCollection(curves, colors=colors, linestyles=styles, linewidths=fonts.line * 1.2, zorder=3)
         ax.add_collection(self.lines, autolim=False)
         self.lines.set_gid("losses")
+        # a landscape that is a plane through a bigger space (a network's) also has the loss at each
+        # point's projection onto the plane: drawn dashed beside the true loss, so the viewer sees
+        # where the map is faithful
+        projected = []
+        for trace in scene.traces:
+            extra = getattr(trace, "extras", None) or {}
+            if "loss_projected" in extra and trace.n_starts <= 3:
+                p = np.asarray(extra["loss_projected"], dtype=float)
+                p = np.where(trace.valid() & np.isfinite(p), np.maximum(p - scene.loss_shift, scene.loss_floor),
+                             np.nan)
+                projected += [(np.column_stack([steps, p[:, i]]), scene.styles[trace.label].color)
+                              for i in range(trace.n_starts)]
+        self.projected = None
+        if projected:
+            self.projected = LineCollection([c for c, _ in projected], colors=[c for _, c in projected],
+                                            linestyles=(0, (2.5, 2.0)), linewidths=fonts.line * 0.8, alpha=0.85,
+                                            zorder=2.5)
+            ax.add_collection(self.projected, autolim=False)
+            self.projected.set_gid("losses-projected")
+            self.artists.append(self.projected)
         paths = []
         for m in markers:
             ms = MarkerStyle(m)
@@ -714,7 +734,10 @@ class Losses(Layer):
         final = k == len(self.rows) - 1 or self.still
         box = ax.bbox
         x = box.x1 if final else float(ax.transData.transform((steps[r], 1.0))[0])
-        self.lines.set_clip_box(Bbox.from_extents(box.x0, box.y0 - 2, max(box.x0, min(x + 1, box.x1)), box.y1 + 2))
+        clip = Bbox.from_extents(box.x0, box.y0 - 2, max(box.x0, min(x + 1, box.x1)), box.y1 + 2)
+        self.lines.set_clip_box(clip)
+        if self.projected is not None:
+            self.projected.set_clip_box(clip)
         offs, paths, faces = [], [], []
         for c, path, color in zip(self.curves, self.marker_paths, self.colors):
             rr = self._last_finite(c, r)

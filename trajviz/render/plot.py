@@ -79,7 +79,7 @@ def still_layers(scene, rows, labels: bool = True) -> list:
         out.append(LY.Paths(scene, rows, still=True))
         heads = LY.Heads(scene, rows)
         out.append(heads)
-        if labels:
+        if labels and scene.layout == "overlay":     # in the grid each panel's title names it
             out.append(LY.Labels(scene, heads, rows, still=True))
     if scene.loss_ax is not None:
         out.append(LY.Losses(scene, rows, still=True))

@@ -184,10 +184,11 @@ def title_of(surface, result, title: str | None) -> tuple[str, str]:
     """A short title (``"Rosenbrock valley · 500 steps"``) and the formula as a subtitle."""
     if title is not None:
         return title, ""
-    parts = [surface.title]
+    parts = [pretty_formula(surface.title)]
     if result is not None:
         s = result.settings
-        parts.append(f"{s.get('steps', int(result.traces[next(iter(result.traces))].steps[-1])):,} steps")
+        steps = f"{s.get('steps', int(result.traces[next(iter(result.traces))].steps[-1])):,} steps"
+        parts.append(steps + (f" ({s['epochs']:g} epochs)" if s.get("epochs") else ""))
         n = s.get("starts", len(result.starts))
         if n > 1:
             parts.append(f"{n:,} starts")
@@ -202,7 +203,9 @@ def title_of(surface, result, title: str | None) -> tuple[str, str]:
         if s.get("tuned"):
             parts.append("rates tuned")
     sub = pretty_formula(surface.equation)
-    if sub and sub != surface.title:
+    if not getattr(surface, "equation_is_formula", True):   # a sentence (a network's plane), as it is
+        pass
+    elif sub and sub != surface.title:
         sub = "f(x, y) = " + sub if "=" not in sub.split(",")[0] else sub
     else:
         sub = ""
@@ -275,7 +278,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
     dpi = fig.dpi
     W, H = w_in * dpi, h_in * dpi
     pt = dpi / 72                                   # pixels per point
-    styles = S.trace_styles(traces)
+    styles = S.trace_styles(traces, th)
 
     # ---- boxes, in pixels ------------------------------------------------------------------------------
     title_h = (fonts.title * 1.25 + fonts.subtitle * 1.3) * pt + 10 * fonts.scale if own else 0.0
@@ -319,7 +322,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
     else:
         n = len(traces) + (1 if loss_panel else 0)
         top = H - title_h
-        cell_title = fonts.label * 1.6 * pt
+        cell_title = fonts.label * 2.9 * pt          # two lines: the name, then the analogy
         avail_w, avail_h = W - tick_w - pad, top - tick_h
         rows, cols = _grid_shape(n, 1.25, avail_w, avail_h, cell_title + tick_h * 0.2)
         cw, ch = avail_w / cols, avail_h / rows
@@ -334,9 +337,10 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
         aspect = inner_w / inner_h
         if loss_panel:
             r, c = divmod(len(traces), cols)
-            lw = min(_label_width(traces, fonts, pt), 0.45 * cw)
-            rect = (tick_w + c * cw + tick_w * 0.55, top - (r + 1) * ch + tick_h * 0.35,
-                    max(cw - lw - tick_w * 0.55 - pad, 40), inner_h)
+            lw = _label_width(traces, fonts, pt)
+            x0 = tick_w + c * cw + tick_w * 0.55
+            width = max(W - pad - lw - x0, 0.35 * cw)
+            rect = (x0, top - (r + 1) * ch + tick_h * 0.35, width, inner_h)
             loss_ax = fig.add_axes(_frac(rect, W, H))
         spare = rows * cols - n
         if animated and spare > 0:
@@ -362,7 +366,7 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
             _panel_title(scene, panel[t.label], t)
         if view == "2d":
             cols = _grid_shape(len(traces) + (1 if loss_panel else 0), 1.25, W - tick_w - pad,
-                               H - title_h - tick_h, fonts.label * 1.6 * pt)[1]
+                               H - title_h - tick_h, fonts.label * 2.9 * pt)[1]
             _label_outer(map_axes, cols, len(traces) + (1 if loss_panel else 0))
     if loss_ax is not None:
         _setup_loss_axes(scene)
@@ -424,8 +428,9 @@ def _draw_map_static(scene: Scene, ax, o):
     else:
         draw_background(ax, bg, th, labels=scene.layout == "overlay", fontsize=fonts.small * 0.9)
         ax.set_aspect("auto")
-        ax.set_xlabel("x", labelpad=2)
-        ax.set_ylabel("y", labelpad=2, rotation=0)
+        xl, yl = getattr(scene.surface, "axis_labels", ("x", "y"))
+        ax.set_xlabel(xl, labelpad=2)
+        ax.set_ylabel(yl, labelpad=2, rotation=0 if len(yl) <= 2 else 90)
         ax.locator_params(nbins=5)
         if o.grad_field:
             from .background import draw_grad_field
@@ -453,15 +458,14 @@ def _draw_starts(scene: Scene, ax, starts: np.ndarray):
 
 
 def _panel_title(scene: Scene, ax, trace):
+    """The method's name and, on a second line, its analogy: every panel's title two lines high."""
     th, fonts = scene.theme, scene.fonts
     width = ax.get_window_extent().width
-    text = trace.full_title + (f"  ·  {trace.analogy}" if trace.analogy else "")
-    size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.8)
-    if S.text_width(text, size, True) * scene.fig.dpi / 72 > width:   # no room for the analogy
-        text = trace.full_title
-        size = _fit_text(scene.fig, text, fonts.label, width, bold=True, min_size=fonts.small * 0.6)
-    ax.set_title(text, color=S.readable(scene.styles[trace.label].color, th.figure), fontsize=size,
-                 fontweight="bold", loc="left", pad=3)
+    name, analogy = trace.full_title, trace.analogy or " "
+    size = min(_fit_text(scene.fig, name, fonts.label, width, bold=True, min_size=fonts.small * 0.6),
+               _fit_text(scene.fig, analogy, fonts.label, width, min_size=fonts.small * 0.6))
+    ax.set_title(f"{name}\n{analogy}", color=S.readable(scene.styles[trace.label].color, th.figure),
+                 fontsize=size, loc="left", pad=3, linespacing=1.1)
     if not scene.is3d:
         top = ax.spines["top"]
         top.set_color(scene.styles[trace.label].color)
@@ -485,9 +489,12 @@ def _setup_loss_axes(scene: Scene):
 
     ax, th, fonts = scene.loss_ax, scene.theme, scene.fonts
     surface = scene.surface
-    lo, hi = _finite_range(t.loss for t in scene.traces)
+    projected = [t.extras["loss_projected"] for t in scene.traces if "loss_projected" in (getattr(t, "extras", None) or {})]
+    lo, hi = _finite_range([t.loss for t in scene.traces] + projected)
     if surface.optimum is not None:
         shift, what = float(surface.optimum), "f*"
+    elif not getattr(surface, "shift_loss", True):   # a network's loss: drawn as it is
+        shift, what = 0.0, ""
     elif lo is not None:
         shift, what = lo, "lowest"
     else:
@@ -499,7 +506,7 @@ def _setup_loss_axes(scene: Scene):
     label = "loss" if not shift else f"loss − {what}" if what == "f*" else "loss − lowest"
     scene.loss_label = label
     ax.set_yscale("log")
-    shown = [np.maximum(t.loss - shift, floor) for t in scene.traces]
+    shown = [np.maximum(np.asarray(v) - shift, floor) for v in [t.loss for t in scene.traces] + projected]
     slo, shi = _finite_range(shown)
     if slo is None:
         slo, shi = floor, 1.0
@@ -507,21 +514,28 @@ def _setup_loss_axes(scene: Scene):
     steps = int(scene.traces[0].steps[-1]) if scene.traces else 1
     ax.set_xlim(0, max(steps, 1))
     ax.set_xlabel("step", labelpad=1)
-    ax.set_title(label, loc="left", color=th.text, fontsize=fonts.label, pad=4)
+    if projected:
+        label += "  (dashed: at the point's projection on the plane)"
+    size = _fit_text(scene.fig, label, fonts.label, ax.get_window_extent().width, min_size=fonts.small * 0.7)
+    ax.set_title(label, loc="left", color=th.text, fontsize=size, pad=4)
     ax.grid(True, which="major", color=th.grid, linewidth=0.8)
     ax.set_axisbelow(True)
-    ax.yaxis.set_major_locator(LogLocator(numticks=6))
-    ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    if math.log10(shi * 2.5) - math.log10(slo / 2.5) >= 2.5:
+        ax.yaxis.set_major_locator(LogLocator(numticks=6))
+        ax.yaxis.set_major_formatter(FuncFormatter(power_of_ten))
+    else:   # a decade or two (a run that ends in a local minimum): 1, 2, 5 of each decade, as numbers
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=8))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, pos: f"{v:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.xaxis.set_major_locator(_step_locator())
+    ax.xaxis.set_major_locator(_step_locator(3 if ax.get_window_extent().width < 260 * fonts.scale else 4))
     ax.set_facecolor(th.axes)
     S.apply_axes(ax, th, fonts)
 
 
-def _step_locator():
+def _step_locator(n: int = 4):
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(4, integer=True)
+    return MaxNLocator(n, integer=True)
 
 
 def _draw_colorbar(scene: Scene):
