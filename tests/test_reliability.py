@@ -458,9 +458,12 @@ def _explained_against_the_engine(method: str, **kw):
     """The lesson's update is torch.optim's: the engine, run to the same update, lands on the same point."""
     from trajviz.lessons import lesson
 
+    import trajviz.optimizers as O
+
     les = lesson(method, **kw)
     start = tuple(les.trail[0])
-    ref = trajviz.run(les.surface, method, steps=les.update, start=start)
+    spec = O.spec_string(les.method, les.hyperparameters)   # the lesson's own rates, as the engine takes them
+    ref = trajviz.run(les.surface, spec, steps=les.update, start=start)
     (trace,) = list(ref)
     np.testing.assert_allclose(trace.path[les.update - 1, 0], les.position, rtol=1e-12, atol=0)
     np.testing.assert_allclose(trace.path[les.update, 0], les.new_position, rtol=1e-12, atol=0)
