@@ -72,9 +72,24 @@ def choice(value, what: str, choices) -> str:
     return value.strip().lower()
 
 
+# A range narrower than this (relative to its largest end) has fewer distinct float64 values
+# across it than a contour grid or a picture needs.
+MIN_RELATIVE_WIDTH = 1e-9
+
+
 def pair(value, what: str, *, increasing: bool = False) -> tuple[float, float]:
-    """Two finite numbers, from ``"A,B"`` or a sequence; ``increasing`` asks for A < B."""
-    rule = "two finite numbers A,B" + (" with A < B" if increasing else "")
+    """Two finite numbers, from ``"A,B"`` or a sequence.
+
+    ``increasing`` asks for a range: A < B, with a width B - A that is finite and that
+    float64 resolves (more than 1e-9 of the larger of |A| and |B|).
+
+    >>> pair("1e15,1.0000000000001e15", "xlim", increasing=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    trajviz.errors.TrajvizError: bad xlim: 1e15,1.0000000000001e15 (must be ... more than 1e-09 x max(|A|, |B|))
+    """
+    rule = "two finite numbers A,B" + (" with A < B, B - A finite and more than "
+                                       f"{MIN_RELATIVE_WIDTH:g} x max(|A|, |B|)" if increasing else "")
     shown = value if isinstance(value, str) else ",".join(str(v) for v in value) \
         if isinstance(value, (tuple, list)) else value
     if isinstance(value, str):
@@ -90,8 +105,12 @@ def pair(value, what: str, *, increasing: bool = False) -> tuple[float, float]:
         a, b = (float(p) for p in parts)
     except (TypeError, ValueError):
         raise bad(what, shown, rule) from None
-    if not (math.isfinite(a) and math.isfinite(b)) or (increasing and not a < b):
+    if not (math.isfinite(a) and math.isfinite(b)):
         raise bad(what, shown, rule)
+    if increasing:
+        width = b - a
+        if not (a < b and math.isfinite(width) and width > MIN_RELATIVE_WIDTH * max(abs(a), abs(b))):
+            raise bad(what, shown, rule)
     return a, b
 
 

@@ -25,6 +25,7 @@ class TrajvizGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         _exit_cleanly_on_sigterm()
+        given = list(sys.argv[1:] if args is None else args)   # for the hint on a formula read as an option
         try:
             rv = super().main(args=args, prog_name=prog_name or "trajviz", complete_var=complete_var,
                               standalone_mode=False, **extra)
@@ -34,6 +35,9 @@ class TrajvizGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted: no output written.", err=True)
             sys.exit(130)
+        except click.exceptions.NoSuchOption as exc:
+            click.echo(f"Error: {exc.format_message()}{_formula_hint(exc, given)}", err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
@@ -46,6 +50,19 @@ class TrajvizGroup(click.Group):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _formula_hint(exc, args) -> str:
+    """A formula such as "-x**2 + y**2" reads as an option; say how to pass it (after --)."""
+    command = exc.ctx.command if exc.ctx is not None else None
+    if command is None or not any(isinstance(p, click.Argument) and p.name == "surface" for p in command.params):
+        return ""
+    name = exc.option_name or ""
+    token = next((a for a in args if a.startswith(name) and not a.startswith("--") and len(a) > 1), None)
+    if token is None:
+        return ""
+    return (f" (if {token} is a surface formula, put -- before it: "
+            f"trajviz {command.name} [OPTIONS] -- \"{token}\")")
 
 
 def _exit_cleanly_on_sigterm():
@@ -65,8 +82,59 @@ def _exit_cleanly_on_sigterm():
         pass
 
 
-def _report(result, tune: bool) -> None:
-    """What the user should know about a run: the tuned rates, the paths that diverged."""
+def _interactive() -> bool:
+    """Whether stderr is a terminal: then the commands say what they are doing as they go."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _status(text: str) -> None:
+    """One line on what is happening now (only on a terminal: logs and pipes stay quiet)."""
+    if _interactive():
+        click.echo(text, err=True)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _say_running(ro: RunOptions) -> None:
+    """"running 7 methods x 1,000 steps on rosenbrock ...": said before the run starts."""
+    if not _interactive():
+        return
+    from . import optimizers, surfaces
+
+    surface = surfaces.get(ro.surface, xlim=ro.xlim, ylim=ro.ylim)
+    methods = sum(len(optimizers.CLASSIC) if isinstance(o, str) and o.strip().lower() == "all" else 1
+                  for o in ro.opt)
+    steps = ro.steps if ro.steps is not None else surface.steps
+    starts = ro.starts if ro.starts is not None else len(ro.start) if ro.start else 1
+    where = f" from {starts:,} starts" if starts > 1 else ""
+    verb = "tuning, then running" if ro.tune else "running"
+    _status(f"{verb} {_plural(methods, 'method')} x {_plural(steps, 'step')}{where} on {surface.label} ...")
+
+
+def _rate_note(surface, specs, lr) -> None:
+    """Say when the surface's parameters broke its curated rates, so some methods run at default rates."""
+    from .surfaces import dropped_rates
+
+    dropped = set(dropped_rates(surface))
+    if not dropped or lr is not None:
+        return
+    hit = [s.label for s in specs if s.name in dropped and "lr" not in s.kwargs]
+    if hit:
+        params = ",".join(f"{k}={v:g}" for k, v in surface.params.items() if surface.defaults.get(k) != v)
+        click.echo(f"note: {params} on {surface.name} makes its curated learning rates for {', '.join(hit)} "
+                   "inapplicable: default rates used (set one with --lr or lr=)", err=True)
+
+
+def _report(result, tune: bool, lr=None) -> None:
+    """What the user should know about a run: curated rates it could not use, the tuned rates, the
+    paths that diverged."""
+    if not tune:
+        _rate_note(result.surface, [t.spec for t in result], lr)
     if tune:
         from .tune import tuned_table
 
@@ -88,6 +156,12 @@ def _checked_output(path, formats, what):
 
     check_writable(path)
     return path
+
+
+def _surface_steps(ro: RunOptions) -> int:
+    from .surfaces import get
+
+    return get(ro.surface, xlim=ro.xlim, ylim=ro.ylim).steps
 
 
 def _run_options(surface, values) -> RunOptions:
@@ -128,12 +202,54 @@ def list_cmd(what, rules):
         click.echo(optimizer_table())
 
 
-SURFACE = click.argument("surface", default="rosenbrock", required=False)
+# ---- shell completion: names from the registries, which load without torch ----------------------
+def _complete_surface(ctx, param, incomplete: str) -> list[str]:
+    from .surfaces import names
+
+    return [n for n in names() if n.startswith(incomplete.lower())]
+
+
+def _complete_optimizer(ctx, param, incomplete: str) -> list[str]:
+    if ":" in incomplete or "," in incomplete:   # keys after the name, or an import path: nothing to offer
+        return []
+    from .optimizers import names
+
+    return [n for n in ("all", *names()) if n.startswith(incomplete.lower())]
+
+
+def _complete_one_optimizer(ctx, param, incomplete: str) -> list[str]:
+    return [n for n in _complete_optimizer(ctx, param, incomplete) if n != "all"]
+
+
+def _complete_method(ctx, param, incomplete: str) -> list[str]:
+    from .lessons import supported
+
+    return [n for n in supported() if n.startswith(incomplete.lower())]
+
+
+RUN_COMPLETION = {"opt": _complete_optimizer}
+
+SURFACE = click.argument("surface", default="rosenbrock", required=False, shell_complete=_complete_surface)
+SURFACE_HELP = ("SURFACE is a name (see trajviz list surfaces), name:k=v,... or a formula in x and y "
+                "(default: rosenbrock). A formula that starts with '-' goes after --, or it reads as an "
+                "option: trajviz {command} [OPTIONS] -- \"-x**2 + y**2\".")
+
+
+def _surface_help(fn):
+    """Put SURFACE_HELP in the command's help, before its example."""
+    import inspect
+
+    doc = inspect.cleandoc(fn.__doc__ or "")
+    text = SURFACE_HELP.format(command=fn.__name__.removesuffix("_cmd"))
+    head, sep, tail = doc.partition("\b\nExample")
+    fn.__doc__ = f"{head.rstrip()}\n\n{text}\n\n{sep}{tail}" if sep else f"{doc}\n\n{text}"
+    return fn
 
 
 @cli.command("run")
+@_surface_help
 @SURFACE
-@click_options(RunOptions)
+@click_options(RunOptions, complete=RUN_COMPLETION)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write to FILE (.csv, .json or .npz) instead of CSV on stdout.")
 def run_cmd(surface, output, **values):
@@ -150,8 +266,9 @@ def run_cmd(surface, output, **values):
 
     ro = _run_options(surface, values)
     path = _checked_output(output, EXPORT_FORMATS, "paths")
+    _say_running(ro)
     result = run_with(ro, diagnostics=False)
-    _report(result, ro.tune)
+    _report(result, ro.tune, ro.lr)
     if path is None:
         stream = sys.stdout
         try:
@@ -165,8 +282,9 @@ def run_cmd(surface, output, **values):
 
 
 @cli.command("plot")
+@_surface_help
 @SURFACE
-@click_options(RunOptions, PlotOptions)
+@click_options(RunOptions, PlotOptions, complete=RUN_COMPLETION)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Picture file: .png, .svg or .pdf (default: SURFACE.png).")
 def plot_cmd(surface, output, **values):
@@ -182,16 +300,23 @@ def plot_cmd(surface, output, **values):
     ro = _run_options(surface, values)
     po = from_cli(PlotOptions, values)
     path = check_picture_path(output or _default_name(surface, ".png"))
+    _say_running(ro)
     result = run_with(ro, diagnostics=False)
-    _report(result, ro.tune)
+    _report(result, ro.tune, ro.lr)
+    _status(f"drawing {path} ...")
     fig = plot_result(result, po, xlim=ro.xlim, ylim=ro.ylim)
     save_figure(fig, path, dpi=po.dpi)
     click.echo(f"wrote {path}", err=True)
 
 
 @cli.command("sweep", short_help="Map the final loss over a grid of hyperparameters.")
+@_surface_help
 @SURFACE
-@click_options(RunOptions, only=("opt", "steps", "start", "starts", "noise", "batch_size", "seed", "device",
+@click.option("--opt", "opt", multiple=True, metavar="NAME[:k=v,...]", shell_complete=_complete_one_optimizer,
+              help="The one optimizer to map (required, exactly one; not 'all'): a name (see `trajviz list "
+                   "optimizers`) or pkg.module:Class, with torch.optim's keyword names for the values it "
+                   "keeps fixed, e.g. adam:betas=0.9/0.99.")
+@click_options(RunOptions, only=("steps", "start", "starts", "noise", "batch_size", "seed", "device",
                                  "dtype", "schedule", "xlim", "ylim"))
 @click.option("--param", "params", multiple=True, required=True, metavar="KEY=MIN:MAX[:log]:COUNT",
               help="A grid axis (1 or 2 of them), with torch.optim's keyword names, e.g. "
@@ -221,12 +346,20 @@ def sweep_cmd(surface, params, metric, tol, output, **values):
                            "sweep")
     po = from_cli(PlotOptions, {k: values.pop(k) for k in ("theme", "size")})
     opts = values.pop("opt") or ()
-    if len(opts) != 1:
+    if len(opts) != 1 or opts[0].strip().lower() == "all":
         raise TrajvizError("a sweep maps one optimizer: give exactly one --opt")
     ro = _run_options(surface, {**values, "opt": opts})
     run_kw = {k: getattr(ro, k) for k in ("steps", "start", "starts", "noise", "batch_size", "seed", "device",
                                           "dtype", "schedule", "xlim", "ylim")}
+    if _interactive():
+        import math
+
+        cells = " x ".join(f"{len(a.values):,}" for a in axes)
+        steps = ro.steps if ro.steps is not None else _surface_steps(ro)
+        _status(f"sweeping {opts[0]} over {cells} cells ({math.prod(len(a.values) for a in axes):,} runs) "
+                f"x {_plural(steps, 'step')} on {surface} ...")
     result = sweep(surface, opts[0], axes, metric=metric, tol=tol, **run_kw)
+    _rate_note(result.surface, [result.spec], None)
     if result.best is not None:
         best = ", ".join(f"{a.key}={a.values[i]:.4g}" for a, i in zip(result.axes, result.best))
         click.echo(f"best: {best} -> {metric} {result.values[result.best]:.4g}", err=True)
@@ -240,8 +373,9 @@ def sweep_cmd(surface, params, metric, tol, output, **values):
 
 
 @cli.command("animate", short_help="Animate the optimizers racing, with the analogies drawn.")
+@_surface_help
 @SURFACE
-@click_options(RunOptions, AnimateOptions)
+@click_options(RunOptions, AnimateOptions, complete=RUN_COMPLETION)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Animation file: .gif, .webp, .png (APNG), .mp4 or .html (default: SURFACE.gif).")
 def animate_cmd(surface, output, **values):
@@ -262,16 +396,20 @@ def animate_cmd(surface, output, **values):
     ro = _run_options(surface, values)
     ao = replace(from_cli(AnimateOptions, values), progress=sys.stderr.isatty())
     path = check_animation_path(output or _default_name(surface, ".gif"))
+    _say_running(ro)
     result = run_with(ro, diagnostics=ao.story)
-    _report(result, ro.tune)
-    anim = animate_result(result, ao, path, xlim=ro.xlim, ylim=ro.ylim)
+    _report(result, ro.tune, ro.lr)
+    anim = animate_result(result, ao, xlim=ro.xlim, ylim=ro.ylim)
+    if _interactive():
+        _status(f"rendering {_plural(anim.frames, 'frame')} to {path} ...")
+    anim.save(path)
     size = path.stat().st_size
     click.echo(f"wrote {path} ({anim.frames} frames, {size / 1024:.0f} KiB)", err=True)
 
 
 @cli.command("explain", short_help="Take one update of a method apart, step by step.")
-@click.argument("method")
-@click_options(ExplainOptions)
+@click.argument("method", shell_complete=_complete_method)
+@click_options(ExplainOptions, complete={"surface": _complete_surface})
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Clip file: .gif, .webp, .png (APNG), .mp4 or .html (default METHOD.gif).")
 def explain_cmd(method, output, **values):
@@ -297,8 +435,10 @@ def explain_cmd(method, output, **values):
 
 
 @cli.command("explore", short_help="Write an interactive page: drag the start, move the sliders.")
+@_surface_help
 @SURFACE
-@click_options(RunOptions, only=("opt", "start", "steps", "noise", "batch_size", "seed", "xlim", "ylim"))
+@click_options(RunOptions, only=("opt", "start", "steps", "noise", "batch_size", "seed", "xlim", "ylim"),
+               complete=RUN_COMPLETION)
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the page to FILE.html (default: a temporary file, opened in your browser).")
 def explore_cmd(surface, output, **values):

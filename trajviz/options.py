@@ -256,8 +256,11 @@ class RunOptions:
                           help="Std. dev. of seeded Gaussian noise added to every gradient (the drunk "
                                "walker's stagger).")
     batch_size: Any = option(None, check=_batch_size, metavar="B|full",
-                             help="Minibatch size on surfaces with data (regression); 'full' for the "
-                                  "whole data set. Each epoch visits every row once, in a seeded order.")
+                             help="Minibatch size on surfaces with data (regression: 1,000 rows). Each epoch "
+                                  "visits every row once, in a seeded order (drawn without replacement; the "
+                                  "last batch of an epoch may be short), and every start sees the same "
+                                  "batches. 'full', or B equal to the number of rows, is the full data set "
+                                  "(the exact gradient). Default: the full data set.")
     seed: int = option(0, check=_seed, help="Seed for sampled starts, noise and minibatch order.")
     device: str = option("auto", check=_device, help="auto, cpu, cuda, cuda:N or mps.")
     dtype: str | None = option(None, check=_dtype, metavar="float32|float64",
@@ -411,13 +414,17 @@ def flag_of(f) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
-def click_options(*classes, exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None):
+def click_options(*classes, exclude: tuple[str, ...] = (), only: tuple[str, ...] | None = None,
+                  complete: dict | None = None):
     """A decorator adding a click option for every CLI field of ``classes``.
 
     Values arrive as text (or flags) and are checked when the options object is built,
-    so the CLI and Python say the same thing about a bad value.
+    so the CLI and Python say the same thing about a bad value. ``complete`` maps a field
+    to its shell-completion callback (click's ``shell_complete``).
     """
     import click
+
+    complete = complete or {}
 
     def decorate(fn):
         for cls in reversed(classes):
@@ -441,7 +448,8 @@ def click_options(*classes, exclude: tuple[str, ...] = (), only: tuple[str, ...]
                         default = f.default
                     opt = click.option(flag_of(f), f.name, default=default, multiple=f.metadata.get("multiple"),
                                        metavar=f.metadata.get("metavar"), help=help_text,
-                                       show_default=default is not None and default != "")
+                                       show_default=default is not None and default != "",
+                                       shell_complete=complete.get(f.name))
                 fn = opt(fn)
         return fn
 

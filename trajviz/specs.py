@@ -1,7 +1,13 @@
 """Parsing of ``name:key=value,key=value`` specs shared by surfaces and optimizers.
 
-Values are numbers, ``true``/``false``, or tuples written with ``/``
-(``betas=0.9/0.99``). Nothing is evaluated: this is a tokenizer, not ``eval``.
+Values are numbers, ``true``/``false``, ``none``, tuples written with ``/``
+(``betas=0.9/0.99``) and, where the caller allows them, words (LBFGS's
+``line_search_fn=strong_wolfe``). Nothing is evaluated: this is a tokenizer, not ``eval``.
+
+>>> parse_params("lr=0.1,betas=0/0.999")
+{'lr': 0.1, 'betas': (0, 0.999)}
+>>> parse_params("line_search_fn=strong_wolfe", words=True)
+{'line_search_fn': 'strong_wolfe'}
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import re
 from .errors import TrajvizError
 
 _NAME = re.compile(r"^[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?$")
+_WORD = re.compile(r"[A-Za-z_][\w-]*")
+SYNTAX = "NAME[:key=value,...]"
 
 
 def split_spec(text: str) -> tuple[str, str]:
@@ -32,7 +40,8 @@ def split_spec(text: str) -> tuple[str, str]:
     return head, rest
 
 
-def parse_value(key: str, raw: str):
+def parse_value(key: str, raw: str, words: bool = False):
+    """One value: a number, true/false, none, a tuple ``a/b``, or (``words``) a word such as strong_wolfe."""
     raw = raw.strip()
     low = raw.lower()
     if low in ("true", "false"):
@@ -40,20 +49,22 @@ def parse_value(key: str, raw: str):
     if low in ("none", "null"):
         return None
     if "/" in raw:
-        return tuple(parse_value(key, part) for part in raw.split("/"))
+        return tuple(parse_value(key, part, words) for part in raw.split("/"))
     try:
         if re.fullmatch(r"[+-]?\d+", raw):
             return int(raw)
         value = float(raw)
     except ValueError:
+        if words and _WORD.fullmatch(raw):
+            return raw
         raise TrajvizError(f"bad value for '{key}': '{raw}' is not a number") from None
     if not math.isfinite(value):
         raise TrajvizError(f"bad value for '{key}': {raw} (must be finite)")
     return value
 
 
-def parse_params(text: str) -> dict:
-    """``"lr=0.1,betas=0.9/0.99"`` -> ``{"lr": 0.1, "betas": (0.9, 0.99)}``."""
+def parse_params(text: str, words: bool = False) -> dict:
+    """``"lr=0.1,betas=0.9/0.99"`` -> ``{"lr": 0.1, "betas": (0.9, 0.99)}``; ``words`` lets a value be a word."""
     params: dict = {}
     if not text.strip():
         return params
@@ -64,7 +75,7 @@ def parse_params(text: str) -> dict:
             raise TrajvizError(f"malformed parameter '{item.strip()}': expected key=value")
         if not re.fullmatch(r"[A-Za-z_]\w*", key):
             raise TrajvizError(f"malformed parameter name '{key}'")
-        params[key] = parse_value(key, raw)
+        params[key] = parse_value(key, raw, words)
     return params
 
 

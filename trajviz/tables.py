@@ -9,15 +9,77 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _table(header: list[str], rows: list[list[str]], widths: list[int]) -> str:
-    def cut(text: str, width: int) -> str:
-        return text if len(text) <= width else text[: width - 3] + "..."
+WIDE = 160  # columns from which the optimizer table shows the update rules too
 
-    cols = [min(max(len(r[i]) for r in rows + [header]), w) for i, w in enumerate(widths)]
-    lines = ["  ".join(cut(h, c).ljust(c) for h, c in zip(header, cols)).rstrip(),
-             "  ".join("-" * c for c in cols)]
+
+def terminal_width() -> int:
+    """Columns to fit: $COLUMNS, else the terminal's width, else 80."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    """Greedy lines of at most ``width``, broken after spaces, commas and colons (a word longer
+    than the line is cut)."""
+    import re
+
+    lines, line = [], ""
+    for chunk in (c for c in re.split(r"(?<=[\s,:;])", text) if c):
+        if len((line + chunk).rstrip()) <= width:
+            line += chunk
+            continue
+        if line.strip():
+            lines.append(line.rstrip())
+        line = chunk.lstrip()
+        while len(line.rstrip()) > width:
+            lines.append(line[:width])
+            line = line[width:]
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+def _table(header: list[str], rows: list[list[str]], width: int | None = None) -> str:
+    """Columns as wide as their text, narrowed to fit ``width`` (default: the terminal's); text that no
+    longer fits wraps inside its column, so nothing is cut off."""
+    width = terminal_width() if width is None else width
+    gap = 2
+    n = len(header)
+    natural = [max(len(r[i]) for r in rows + [header]) for i in range(n)]
+
+    def longest_piece(i):
+        import re
+
+        return max(len(p) for r in rows + [header] for p in re.split(r"(?<=[\s,:;])", r[i]) if p.strip())
+
+    # each column keeps its header and its longest unbreakable piece (up to 16 characters);
+    # what is left is shared in proportion to how much more each column would like
+    floor = [min(natural[i], max(len(header[i]), min(16, longest_piece(i)))) for i in range(n)]
+    room = width - gap * (n - 1)
+    if sum(natural) <= room:
+        cols = natural
+    elif sum(floor) >= room:   # a very narrow terminal: below the floors, widest first (names stay whole)
+        cols = list(floor)
+        while sum(cols) > room and max(cols[1:]) > 4:
+            widest = max(range(1, n), key=lambda i: cols[i])
+            cols[widest] -= 1
+    else:
+        extra = [natural[i] - floor[i] for i in range(n)]
+        share = (room - sum(floor)) / sum(extra)
+        cols = [floor[i] + int(extra[i] * share) for i in range(n)]
+        for i in sorted(range(n), key=lambda i: -(extra[i] * share % 1)):   # the rounding's leftovers
+            if sum(cols) < room and cols[i] < natural[i]:
+                cols[i] += 1
+
+    def lines_of(cells: list[str]) -> list[str]:
+        wrapped = [_wrap_cell(c, w) for c, w in zip(cells, cols)]
+        return [(" " * gap).join((w[k] if k < len(w) else "").ljust(c) for w, c in zip(wrapped, cols)).rstrip()
+                for k in range(max(len(w) for w in wrapped))]
+
+    lines = lines_of(header) + [(" " * gap).join("-" * c for c in cols)]
     for r in rows:
-        lines.append("  ".join(cut(v, c).ljust(c) for v, c in zip(r, cols)).rstrip())
+        lines.extend(lines_of(r))
     return "\n".join(lines)
 
 
@@ -38,7 +100,7 @@ def surface_table() -> str:
         if s.note:
             minimum += f" ({s.note})"
         rows.append([label, s.formula, f"[{x0:g},{x1:g}]x[{y0:g},{y1:g}]", minimum])
-    return _table(["surface", "formula", "domain", "minimum"], rows, [26, 60, 22, 70])
+    return _table(["surface", "formula", "domain", "minimum"], rows)
 
 
 def optimizer_table() -> str:
@@ -50,15 +112,34 @@ def optimizer_table() -> str:
         extra = ",".join(f"{k}={v}" for k, v in spec.defaults.items())
         rows.append([name, spec.analogy, spec.rule, draws or "gradient",
                      cls.replace("torch.optim:", "") + (f"({extra})" if extra else "")])
-    table = _table(["optimizer", "analogy", "update rule", "draws", "torch.optim"], rows, [10, 38, 80, 19, 36])
-    return table + "\n\n'all' = " + ", ".join(optimizers.CLASSIC) + \
-        ". Any torch.optim.Optimizer subclass: --opt package.module:ClassName[:k=v,...]"
+    header = ["optimizer", "analogy", "update rule", "draws", "torch.optim"]
+    note = ("'all' = " + ", ".join(optimizers.CLASSIC) +
+            ". Any torch.optim.Optimizer subclass: --opt package.module:ClassName[:k=v,...]")
+    if terminal_width() < WIDE:   # the rules would wrap into tall cells: they have a listing of their own
+        header.pop(2)
+        rows = [r[:2] + r[3:] for r in rows]
+        note += ". The update rules: trajviz list optimizers --rules"
+    return _table(header, rows) + "\n\n" + _wrap(note)
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, terminal_width(), break_on_hyphens=False, break_long_words=False))
 
 
 def optimizer_rules() -> str:
-    """Every optimizer's update rule written out (its registry entry's ``doc``)."""
+    """Every optimizer's update rule written out (its registry entry's ``doc``), lines wrapped to the
+    terminal (an equation continues indented under its start)."""
+    width = terminal_width()
     blocks = []
     for name in optimizers.names():
         spec = optimizers.get_entry(name)
-        blocks.append(f"{name}\n{'-' * len(name)}\n{spec.doc.strip() or spec.rule}\n")
+        lines = []
+        for line in (spec.doc.strip() or spec.rule).splitlines():
+            indent = line[: len(line) - len(line.lstrip())]
+            more = indent + "    " if indent else ""   # an equation's continuation: indented further
+            first, *rest = _wrap_cell(line.strip(), width - len(more))
+            lines.extend([indent + first] + [more + part for part in rest])
+        blocks.append(f"{name}\n{'-' * len(name)}\n" + "\n".join(lines) + "\n")
     return "\n".join(blocks)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import TrajvizError, unknown
-from ..specs import parse_params, split_spec
+from ..specs import SYNTAX, is_name, parse_params, split_spec
 
 CLASSIC = ("sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam")
 
@@ -158,7 +158,7 @@ class OptimizerSpec:
     def make(self, params):
         """Instantiate the torch optimizer on ``params``; bad values become TrajvizError."""
         try:
-            return self.torch_class(params, **self.hyperparameters())
+            return self.torch_class(params, **torch_types(self.torch_class, self.hyperparameters()))
         except (ValueError, TypeError, RuntimeError) as exc:
             raise TrajvizError(f"bad hyperparameters for {self.label or self.name}: {exc}") from None
 
@@ -195,6 +195,52 @@ class OptimizerSpec:
 
 
 _REGISTRY: dict[str, OptimizerSpec] = {}
+
+
+def _signature_types(cls, key: str) -> str:
+    """What ``cls.__init__`` says ``key`` takes, as text: its annotation, else its default's type."""
+    try:
+        p = inspect.signature(cls.__init__).parameters.get(key)
+    except (TypeError, ValueError):
+        return ""
+    if p is None:
+        return ""
+    if p.annotation is not inspect.Parameter.empty:
+        return p.annotation if isinstance(p.annotation, str) else str(p.annotation)
+    d = p.default
+    if isinstance(d, tuple):
+        return "tuple[" + ", ".join(type(v).__name__ for v in d) + "]"
+    return "" if d is inspect.Parameter.empty or d is None else type(d).__name__
+
+
+def torch_types(cls, kwargs: Mapping[str, Any]) -> dict:
+    """``kwargs`` in the types ``cls`` takes: a whole number becomes a float where the signature
+    takes floats (``betas=0/0.999`` is ``(0.0, 0.999)``; torch refuses a mixed pair), stays an int
+    where it takes ints (LBFGS ``max_iter``); a word is kept only where it takes text.
+
+    >>> import torch
+    >>> torch_types(torch.optim.Adam, {"betas": (0, 0.999), "lr": 1})
+    {'betas': (0.0, 0.999), 'lr': 1.0}
+    >>> torch_types(torch.optim.LBFGS, {"max_iter": 5, "line_search_fn": "strong_wolfe"})
+    {'max_iter': 5, 'line_search_fn': 'strong_wolfe'}
+    """
+    import re
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    out = {}
+    for key, value in kwargs.items():
+        text = _signature_types(cls, key)
+        floats = bool(re.search(r"\bfloat\b", text)) and not re.search(r"\bint\b", text)
+        if is_int(value) and floats:
+            value = float(value)
+        elif isinstance(value, tuple) and floats:
+            value = tuple(float(v) if is_int(v) else v for v in value)
+        elif isinstance(value, str) and text and not re.search(r"\bstr\b", text):
+            raise TrajvizError(f"bad value for '{key}': '{value}' is not a number")
+        out[key] = value
+    return out
 
 
 def register(name: str, cls, *, defaults: Mapping[str, Any] | None = None, analogy: str = "",
@@ -344,9 +390,12 @@ def get(spec: str) -> OptimizerSpec:
     if isinstance(spec, OptimizerSpec):
         return spec.check()
     name, rest = split_spec(spec)
-    kwargs = parse_params(rest)
+    if not is_name(name):
+        raise _malformed(spec)
+    kwargs = parse_params(rest, words=True)
     if ":" in name or "." in name:
         out = from_class(name, label=spec.strip(), kwargs=kwargs)
+        out = replace(out, kwargs=torch_types(out.torch_class, kwargs))
     else:
         _load_catalog()
         key = name.lower()
@@ -354,8 +403,22 @@ def get(spec: str) -> OptimizerSpec:
             raise TrajvizError("'all' takes no parameters; use --lr to set every learning rate")
         if key not in _REGISTRY:
             raise unknown("optimizer", name, list(_REGISTRY) + ["all"])
-        out = replace(_REGISTRY[key], kwargs=kwargs, label=spec.strip() if kwargs else key)
+        entry = _REGISTRY[key]
+        out = replace(entry, kwargs=torch_types(entry.torch_class, kwargs),
+                      label=spec.strip() if kwargs else key)
     return out.check()
+
+
+def _malformed(text: str) -> TrajvizError:
+    """The error for an optimizer that is not written as NAME[:key=value,...], with the likely fix."""
+    _load_catalog()
+    text = text.strip()
+    head, _, tail = text.partition(",")
+    fix = ""
+    if "=" in tail and head.strip().lower() in _REGISTRY:
+        fix = f"; did you mean '{head.strip()}:{tail.strip()}'?"
+    return TrajvizError(f"bad optimizer: {text} (must be {SYNTAX}, e.g. adam:lr=0.05,betas=0.9/0.99, "
+                        f"or pkg.module:Class[:key=value,...]{fix})")
 
 
 def resolve(opt, *, lr: float | None = None, surface=None) -> list[OptimizerSpec]:
@@ -417,4 +480,4 @@ def _load_catalog() -> None:
 
 
 __all__ = ["OptimizerSpec", "register", "get", "get_entry", "resolve", "names", "from_class", "CLASSIC",
-           "format_kwargs", "spec_string", "fallback_color"]
+           "format_kwargs", "spec_string", "fallback_color", "torch_types"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..errors import TrajvizError, unknown
 from ..specs import is_name, parse_params, split_spec
@@ -33,6 +34,7 @@ class _Entry:
     defaults: Mapping[str, float]
     summary: str
     rules: Mapping[str, tuple] = None   # parameter -> (exclusive lower bound, what it must be)
+    lrs: Any = None                      # the curated rates: a mapping, or a function of the parameters
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -82,7 +84,7 @@ def register(name: str, fn: Callable | None = None, *, formula: str = "", domain
                 lrs=curated_rates(lrs, p), steps=steps, note=note, defaults=defaults, display=display,
             )
 
-    _REGISTRY[name] = _Entry(name, build, defaults, formula or name, dict(param_rules or {}))
+    _REGISTRY[name] = _Entry(name, build, defaults, formula or name, dict(param_rules or {}), lrs)
     return None
 
 
@@ -103,6 +105,25 @@ def curated_rates(lrs, params) -> dict:
         if math.isfinite(v) and v > 0:
             out[k] = v
     return out
+
+
+def dropped_rates(surface) -> tuple[str, ...]:
+    """The methods whose curated rate on this surface its parameters break (see :func:`curated_rates`):
+    they run at their entry's default rate instead.
+
+    >>> dropped_rates(get("rosenbrock:b=1e-320"))
+    ('sgd', 'momentum', 'nesterov')
+    >>> dropped_rates(get("rosenbrock:b=10"))
+    ()
+    """
+    if not isinstance(surface, Surface) or not surface.params:
+        return ()
+    _load_catalog()
+    e = _REGISTRY.get(surface.name)
+    if e is None or e.lrs is None:
+        return ()
+    usual = curated_rates(e.lrs, e.defaults)
+    return tuple(k for k in usual if k not in surface.lrs)
 
 
 def names() -> list[str]:
@@ -177,4 +198,4 @@ def _load_catalog() -> None:
             register(*args, **kw)
 
 
-__all__ = ["Surface", "get", "names", "register", "entry", "curated_rates"]
+__all__ = ["Surface", "get", "names", "register", "entry", "curated_rates", "dropped_rates"]
