@@ -116,7 +116,7 @@ def _under(prefix: str) -> list[str]:
 
 @pytest.mark.parametrize("module", _under("trajviz.render"))
 def test_render_never_imports_the_engine_or_a_registry(module):
-    forbidden = ("trajviz.engine", "trajviz.surfaces", "trajviz.optimizers", "trajviz.tune", "trajviz.sweep",
+    forbidden = ("trajviz.engine", "trajviz.surfaces", "trajviz.optimizers", "trajviz.tune", "trajviz.sweeps",
                  "trajviz.api", "trajviz.cli")
     bad = [m for m in GRAPH[module] if any(m == f or m.startswith(f + ".") for f in forbidden)]
     assert not bad, f"{module} imports {bad}"
@@ -124,7 +124,7 @@ def test_render_never_imports_the_engine_or_a_registry(module):
 
 @pytest.mark.parametrize("module", _under("trajviz.engine"))
 def test_the_engine_knows_nothing_of_tuning_or_pictures(module):
-    forbidden = ("trajviz.tune", "trajviz.sweep", "trajviz.render", "trajviz.api", "trajviz.cli", "trajviz.lessons")
+    forbidden = ("trajviz.tune", "trajviz.sweeps", "trajviz.render", "trajviz.api", "trajviz.cli", "trajviz.lessons")
     bad = [m for m in GRAPH[module] if any(m == f or m.startswith(f + ".") for f in forbidden)]
     assert not bad, f"{module} imports {bad}"
 

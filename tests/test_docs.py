@@ -6,8 +6,9 @@ import importlib
 import pytest
 
 MODULES = ["trajviz.specs", "trajviz.surfaces", "trajviz.optimizers", "trajviz.schedules", "trajviz.engine",
-           "trajviz.result", "trajviz.tune", "trajviz.sweep", "trajviz.render.style", "trajviz.render.plot",
-           "trajviz.render.animate", "trajviz.render.explain", "trajviz.surfaces.formula"]
+           "trajviz.result", "trajviz.tune", "trajviz.sweeps", "trajviz.render.style", "trajviz.render.plot",
+           "trajviz.render.animate", "trajviz.render.explain", "trajviz.surfaces.formula", "trajviz.checks",
+           "trajviz.explore.expression", "trajviz.api", "trajviz.nn.grid"]
 
 
 @pytest.fixture

@@ -82,6 +82,8 @@ def test_a_second_cue_for_families_sharing_a_hue():
     markers = {n: O.get_entry(n).marker for n in O.CLASSIC}
     # every classic method has its own head shape: the second cue where colours merge
     assert len(set(markers.values())) == len(markers) == 7
+    # and none is the X that marks a divergence
+    assert "X" not in markers.values()
     dashed = [n for n in O.names() if n not in O.CLASSIC]
     assert all(O.get_entry(n).linestyle != "solid" for n in dashed)
 

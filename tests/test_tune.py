@@ -6,7 +6,7 @@ import trajviz
 from trajviz.errors import TrajvizError
 from trajviz.schedules import parse_schedule
 from trajviz.api import sweep
-from trajviz.sweep import parse_param
+from trajviz.sweeps import parse_param
 
 
 def test_tuning_finds_one_over_a_on_a_quadratic():

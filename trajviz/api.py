@@ -109,7 +109,7 @@ def explain(method: str, path=None, **options):
 # ---- sweep -----------------------------------------------------------------------------------------
 def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = None, **options):
     """Run one optimizer over a 1D or 2D grid of its hyperparameters (every cell in one batched
-    job) and return the metric map, a :class:`~trajviz.sweep.SweepResult`.
+    job) and return the metric map, a :class:`~trajviz.sweeps.SweepResult`.
 
     ``params``: axes such as ``"lr=1e-4:1:log:64"`` or ``"momentum=0:0.99:64"``.
     ``metric="loss"``: mean final loss over the starts (NaN where a path diverged).
@@ -124,7 +124,7 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
 
     from .engine import Setup, simulate
     from .errors import TrajvizError
-    from .sweep import METRICS, Axis, SweepResult, _torch_default, parse_param, steps_to_tol
+    from .sweeps import METRICS, Axis, SweepResult, _torch_default, parse_param, steps_to_tol
 
     (run_options,) = split(options, RunOptions)
     if metric not in METRICS:
@@ -160,8 +160,10 @@ def sweep(surface, opt, params, *, metric: str = "loss", tol: float | None = Non
         record = list(range(setup.steps + 1))
     else:
         record = [0, setup.steps]
+    hint = ("use fewer --steps, fewer --starts or a smaller grid" if metric == "loss" else
+            "use fewer --steps, fewer --starts, a smaller grid or --metric loss (which keeps only the last step)")
     (trace,) = simulate(setup, [spec], [variants], keys=("path", "loss") if metric == "loss" else ("loss",),
-                        record_steps=record)
+                        record_steps=record, hint=hint)
     n = len(setup.x0)
     shape = tuple(len(a.values) for a in axes)
     if metric == "loss":

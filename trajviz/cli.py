@@ -339,7 +339,7 @@ def sweep_cmd(surface, params, metric, tol, output, **values):
         trajviz sweep quadratic --opt momentum --param lr=1e-4:1:log:64 --param momentum=0:0.99:64 -o map.png
     """
     from .api import sweep
-    from .sweep import parse_param
+    from .sweeps import parse_param
 
     axes = [parse_param(p) for p in params]
     path = _checked_output(output or _default_name(surface, "-sweep.png"), (".png", ".svg", ".pdf", ".csv"),

@@ -38,20 +38,24 @@ from .watch import ESCAPE_WIDTHS, Watch
 MEMORY_BUDGET = 8 * 2**30
 
 
-def check_memory(setup: Setup, n_rows: int, keys=ALL_KEYS, n_records: int | None = None, what: str = "") -> None:
-    """Refuse, with a hint, a job whose recorded arrays (or device buffers) would not fit the budget."""
+RECORD_HINT = "use --record-every, fewer --starts, fewer --steps or a smaller grid"
+
+
+def check_memory(setup: Setup, n_rows: int, keys=ALL_KEYS, n_records: int | None = None, what: str = "",
+                 hint: str = RECORD_HINT) -> None:
+    """Refuse, with a hint (what the caller's user can change), a job whose recorded arrays (or device
+    buffers) would not fit the budget."""
     records = n_records if n_records is not None else len(setup.record_steps)
     width = 4 if str(setup.dtype).endswith("float32") else 8
     need = n_rows * records * floats_per_row(keys) * width
     if need > MEMORY_BUDGET:
         raise TrajvizError(
             f"{what + ': ' if what else ''}recording {records:,} steps of {n_rows:,} paths needs "
-            f"{need / 2**30:.1f} GiB (at most {MEMORY_BUDGET / 2**30:.0f} GiB): use --record-every, fewer "
-            "--starts, fewer --steps or a smaller grid")
+            f"{need / 2**30:.1f} GiB (at most {MEMORY_BUDGET / 2**30:.0f} GiB): {hint}")
 
 
 def simulate(setup: Setup, specs, variants: Sequence[Sequence[dict] | None] | None = None, keys=ALL_KEYS,
-             record_steps: Sequence[int] | None = None) -> list[Trace]:
+             record_steps: Sequence[int] | None = None, hint: str = RECORD_HINT) -> list[Trace]:
     """Run every spec from every start (for each of its variants); one Trace per spec, in order.
 
     ``variants[j]`` lists hyperparameter overrides for spec j (None: its own). Rows of a
@@ -71,7 +75,7 @@ def simulate(setup: Setup, specs, variants: Sequence[Sequence[dict] | None] | No
                                "--noise, --clip and --batch-size would not reach it: run it without them")
         jobs.append(job)
         offset += job.n_rows
-    check_memory(setup, offset, keys, len(record_steps))
+    check_memory(setup, offset, keys, len(record_steps), hint=hint)
     streams = TorchStreams(setup.seed, setup.device, setup.dtype)
     # closure methods evaluate the function themselves: they run in a loop of their own
     shared = [j for j in jobs if not j.closure]

@@ -260,7 +260,7 @@ register(
 )
 register(
     "rmsprop", "torch.optim:RMSprop", display="RMSProp", analogy="shoes whose pain fades",
-    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#783070", dark_color="#B7689F", marker="X",
+    step_size=_rmsprop_step, velocity=_rmsprop_velocity, color="#783070", dark_color="#B7689F", marker="P",
     default_lr=0.01, lesson=_lessons.RMSPROP,
 )
 register(

@@ -240,7 +240,11 @@ class Heads(Layer):
             for trace in scene.traces:
                 if scene.panel[trace.label] is not ax:
                     continue
-                pos, ends, angle = _heads_and_ends(trace, rows, (x0, x1), (y0, y1))
+                # a path that diverged at its first step has only its start: its X goes beside the
+                # start circle (the two markers' radii apart), toward where the step went
+                gap = (0.95 * fonts.head / 2 + fonts.head / 2 + 2) * scene.fig.dpi / 72
+                px = (ax.bbox.width / (x1 - x0), ax.bbox.height / (y1 - y0))
+                pos, ends, angle = _heads_and_ends(trace, rows, (x0, x1), (y0, y1), gap, px)
                 pos = scene.snap(ax, pos)
                 items.append((pos, ends, angle, scene.styles[trace.label].color, trace.marker))
                 self.per_trace.append(pos)
@@ -285,9 +289,11 @@ class Heads(Layer):
         return [pos[k] for pos in self.per_trace]
 
 
-def _heads_and_ends(trace, rows, xlim, ylim):
+def _heads_and_ends(trace, rows, xlim, ylim, gap: float = 0.0, px=(1.0, 1.0)):
     """Per frame and start: where the head is drawn, as what (0 head, 1 diverged X, 2 ended
-    outside the map: an arrowhead on the border), and the arrowhead's angle."""
+    outside the map: an arrowhead on the border), and the arrowhead's angle. A path that diverged
+    at its first step gets its X ``gap`` pixels from its start (``px``: pixels per unit along x
+    and y), toward -grad there."""
     ok = trace.ok()
     shown = np.cumsum(ok, axis=0)
     F, N = len(rows), trace.n_starts
@@ -309,6 +315,9 @@ def _heads_and_ends(trace, rows, xlim, ylim):
             if inside[n - 1]:
                 pos[f, i] = p[n - 1]
                 ends[f, i] = 1 if done and diverged else 0
+                if done and diverged and len(p) == 1 and gap > 0:
+                    d = _first_direction(trace, i) * np.asarray(px)      # in pixels
+                    pos[f, i] = p[0] + gap * d / np.hypot(*d) / np.asarray(px)
                 continue
             j = int(last_in[n - 1])
             if j < 0:
@@ -324,6 +333,14 @@ def _heads_and_ends(trace, rows, xlim, ylim):
             angle[f, i] = math.degrees(math.atan2(d[1], d[0]))
             ends[f, i] = 1 if done and diverged else 2
     return pos, ends, angle
+
+
+def _first_direction(trace, i: int) -> np.ndarray:
+    """The unit direction of path i's first step (-grad at its start), or up-right if unknown."""
+    g = None if trace.grad is None else np.asarray(trace.grad[0, i], dtype=float)
+    if g is not None and np.isfinite(g).all() and np.hypot(*g) > 0:
+        return -g / np.hypot(*g)
+    return np.array([math.sqrt(0.5), math.sqrt(0.5)])
 
 
 def exit_point(path: np.ndarray, xlim, ylim) -> np.ndarray | None:

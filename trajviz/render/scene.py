@@ -26,7 +26,7 @@ from . import style as S
 from .background import Background, compute_background, draw_background, draw_background_3d, draw_minima
 
 SWARM_AT = 20          # more starts than this per optimizer are drawn as a translucent swarm
-MARKER_GLYPHS = {"o": "●", "^": "▲", "v": "▼", "s": "■", "D": "◆", "d": "◆", "X": "✖", "*": "★", "p": "⬟"}
+MARKER_GLYPHS = {"o": "●", "^": "▲", "v": "▼", "s": "■", "D": "◆", "d": "◆", "X": "✖", "P": "✚", "*": "★", "p": "⬟", "h": "⬢"}
 
 
 @dataclass
