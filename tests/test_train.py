@@ -312,3 +312,27 @@ def test_docstring_examples(name):
 
     failed, _ = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+def test_tune_picks_the_rate_whose_training_ends_lowest():
+    """tune=True: every method trained at each candidate rate from the same start on the same
+    minibatches; the chosen rate is the candidate with the lowest full-data loss at the end, and the
+    final run is that training (its end loss equals the winning score)."""
+    from trajviz.nn.training import TUNE_RATES
+
+    r = tn.train("classify", opt=["sgd", "adam:lr=0.5"], steps=12, device="cpu", tune=True)
+    assert set(r.tuned) == {"sgd", "adam"}            # a tuned spec is named without the rate it replaced
+    for label, t in r.tuned.items():
+        assert t.lr in TUNE_RATES
+        assert np.isfinite(t.scores).any()
+        assert t.score == pytest.approx(np.min(t.scores))
+        assert t.lr == TUNE_RATES[int(np.argmin(t.scores))]
+        assert r[label].hyperparameters["lr"] == t.lr
+        assert r[label].loss[-1] == pytest.approx(t.score, rel=1e-9)
+    assert r.tuned["adam"].before == 0.5
+    assert r.settings["tuned"] == {k: t.lr for k, t in r.tuned.items()}
+    picture = r.to_result()
+    assert picture.settings["tuned"] == r.settings["tuned"] and picture["adam"].tuned is r.tuned["adam"]
+    # the tuned run itself equals an untuned run at the chosen rate
+    again = tn.train("classify", opt=[f"adam:lr={r.tuned['adam'].lr}"], steps=12, device="cpu")
+    np.testing.assert_array_equal(again[f"adam:lr={r.tuned['adam'].lr}"].params, r["adam"].params)

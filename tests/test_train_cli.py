@@ -128,3 +128,9 @@ def test_train_help_does_not_import_torch():
             "except SystemExit:\n    pass\nprint('HEAVY', 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY False" in out and "trajviz train mlp" in out
+
+
+def test_train_tune_prints_the_chosen_rates():
+    r = invoke("train", "classify", "--opt", "sgd", "--steps", "6", "--device", "cpu", "--tune")
+    assert r.exit_code == 0, r.stderr
+    assert "tuned lr" in r.stderr and "sgd" in r.stderr

@@ -482,13 +482,16 @@ TRAIN_DATA = (".npz", ".json", ".csv")
 @click.option("--center", default="start", show_default=True,
               help="Random plane's center: start, end (of the best method), or a method's label (its end).")
 @click.option("--plane-seed", type=int, default=None, help="Seed of the random directions (default: --seed).")
+@click.option("--tune", is_flag=True, default=False,
+              help="First train each method at 13 rates from 1e-4 to 1 and keep the one with the lowest "
+                   "final loss (a fair race; 13x the training time).")
 @click_options(AnimateOptions, only=("layout", "theme", "loss_panel", "size", "dpi", "title", "colorbar", "legend",
                                      "view", "fps", "duration", "frames", "hold", "story"))
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Data (.npz, .json, .csv), a picture (.png, .svg, .pdf) or an animation (.gif, .webp, .mp4, "
                    ".html); default: a summary on stdout.")
 def train_cmd(scenario, opts, lr, seed, device, dtype, steps, epochs, batch_size, record_every, plane, center,
-              plane_seed, output, **values):
+              plane_seed, tune, output, **values):
     """Train a small network with several optimizers from the same start, on one plane of its loss.
 
     Scenarios: mlp (a 1-20-1 ReLU network fitting y = x^2 + noise, the classic
@@ -513,7 +516,11 @@ def train_cmd(scenario, opts, lr, seed, device, dtype, steps, epochs, batch_size
         warnings.simplefilter("ignore", OffPlaneWarning)  # said below, one line each
         result = train(scenario, opt=list(opts) or None, lr=lr, seed=seed, device=device, dtype=dtype,
                        steps=steps, epochs=epochs, batch_size=batch_size, record_every=record_every,
-                       plane=plane, center=center, plane_seed=plane_seed)
+                       plane=plane, center=center, plane_seed=plane_seed, tune=tune)
+    if tune:
+        from .tune import tuned_table
+
+        click.echo(tuned_table(result.tuned), err=True)
     for note in result.warnings:
         click.echo(f"warning: {note}", err=True)
     for m in result:

@@ -128,6 +128,7 @@ class TrainResult:
     evaluator: Any = field(repr=False, default=None)
     layout: Any = field(repr=False, default=None)
     warnings: list = field(default_factory=list)
+    tuned: dict = field(default_factory=dict)
 
     def __getitem__(self, label: str) -> MethodRun:
         try:
@@ -176,10 +177,12 @@ class TrainResult:
     def with_plane(self, plane: str = "pca", *, center="start", seed: int | None = None,
                    bias: str = "zero") -> TrainResult:
         """The same training on another plane (no retraining)."""
-        return _project(self.name, self.description, list(self.methods.values()), self.evaluator,
-                        self.layout, plane=plane, center=center,
-                        seed=self.settings.get("seed", 0) if seed is None else seed, bias=bias,
-                        settings=dict(self.settings))
+        other = _project(self.name, self.description, list(self.methods.values()), self.evaluator,
+                         self.layout, plane=plane, center=center,
+                         seed=self.settings.get("seed", 0) if seed is None else seed, bias=bias,
+                         settings=dict(self.settings))
+        other.tuned = self.tuned
+        return other
 
     # ---- pictures: the same renderer as every surface -----------------------------------------
     def plot(self, ax=None, **options):
@@ -219,6 +222,7 @@ class TrainResult:
                       stayed_inside=np.array([True]))
             if "extras" in getattr(Trace, "__dataclass_fields__", {}):
                 kw["extras"] = extras
+            kw["tuned"] = self.tuned.get(m.label)
             trace = Trace(**kw)
             if "extras" not in kw:
                 trace.extras = extras
@@ -228,7 +232,7 @@ class TrainResult:
         first = next(iter(self.methods.values()))
         settings = {k: v for k, v in self.settings.items() if isinstance(v, (int, float, str, bool, type(None)))}
         settings.update(plane=self.plane.kind, explained=tuple(float(e) for e in self.plane.explained),
-                        captured=self.captured)
+                        captured=self.captured, tuned=self.settings.get("tuned"))
         return Result(surface=self.landscape, traces=traces, starts=first.coords[:1].copy(), settings=settings)
 
     # ---- export ---------------------------------------------------------------------------------
@@ -675,7 +679,8 @@ def _plane_phrase(pl, every) -> str:
 def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, device="auto", dtype=None,
           steps: int | None = None, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, record_every: int = 1, plane: str = "pca", center="start",
-          plane_seed: int | None = None, bias: str = "zero", budget: int | None = None) -> TrainResult:
+          plane_seed: int | None = None, bias: str = "zero", budget: int | None = None,
+          tune: bool = False) -> TrainResult:
     """Train ``model`` with each optimizer from the same start on the same minibatches; project onto one plane.
 
     Args:
@@ -698,6 +703,9 @@ def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, devi
             lowest final loss), a method label (its end), or a vector (P,).
         plane_seed: seed of the random directions (default: ``seed``).
         bias: random plane, parameters with <= 1 dimension: ``"zero"`` or ``"copy"``.
+        tune: first train every method at each rate of :data:`TUNE_RATES` (same start, same
+            minibatches) and keep the rate with the lowest full-data loss at the end (a fair race:
+            each method at its best rate); the record is ``result.tuned`` (``{label: Tuned}``).
         budget: memory budget (bytes) of one batched loss evaluation.
     """
     import torch
@@ -756,6 +764,10 @@ def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, devi
     runs = []
     drop_seed = _scenarios.sub_seed(seed, 4)
     devices = [dev.index or 0] if dev.type == "cuda" else []
+    tuned = {}
+    if tune:
+        specs, tuned = _tune(net, specs, loss_fn, X, Y, evaluator, steps=steps, batch_size=batch_size, seed=seed,
+                             devices=devices, drop_seed=drop_seed)
     for spec in specs:
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(drop_seed)  # dropout and friends: the same masks for every method
@@ -772,10 +784,57 @@ def train(model="mlp", loss_fn=None, data=None, opt=None, *, seed: int = 0, devi
         _cut_divergence(m)
     settings = dict(spec=spec_text, seed=seed, device=str(dev), dtype=str(dt).removeprefix("torch."),
                     steps=steps, epochs=steps / per_epoch, batch_size=batch_size, n_rows=n,
-                    record_every=record_every, n_params=layout.size, title=title)
-    return _project(name, description, runs, evaluator, layout, plane=plane, center=center,
-                    seed=seed if plane_seed is None else _check_int(plane_seed, "plane seed", low=0),
-                    bias=bias, settings=settings)
+                    record_every=record_every, n_params=layout.size, title=title,
+                    tuned={k: t.lr for k, t in tuned.items()} or None)
+    result = _project(name, description, runs, evaluator, layout, plane=plane, center=center,
+                      seed=seed if plane_seed is None else _check_int(plane_seed, "plane seed", low=0),
+                      bias=bias, settings=settings)
+    result.tuned = tuned
+    return result
+
+
+# Rates tried by tune=True: every third of a decade from 1e-4 to 1.
+TUNE_RATES = tuple(float(v) for v in np.geomspace(1e-4, 1.0, 13))
+
+
+def _tune(net, specs, loss_fn, X, Y, evaluator, *, steps, batch_size, seed, devices, drop_seed):
+    """Each spec with a learning rate, trained at every rate of TUNE_RATES (only the end recorded);
+    the rate whose end has the lowest full-data loss wins. Returns (specs, {label: Tuned})."""
+    import torch
+
+    from ..tune import Tuned
+
+    out, tuned = [], {}
+    for spec in specs:
+        if "lr" not in spec.valid_keys():
+            out.append(spec)
+            continue
+        before = spec.hyperparameters().get("lr")
+        base = spec.without("lr") if "lr" in spec.kwargs else spec
+        ends = []
+        for rate in TUNE_RATES:
+            candidate = base.with_filled(lr=rate)
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(drop_seed)
+                run = train_method(net, candidate, loss_fn, X, Y, steps=steps, batch_size=batch_size, seed=seed,
+                                   record_every=steps)
+            ends.append(run.params[-1])
+        ends = np.asarray(ends)
+        scores = np.full(len(ends), np.inf)
+        ok = np.isfinite(ends).all(1)
+        if ok.any():
+            scores[ok] = evaluator.losses(ends[ok])
+        scores[~np.isfinite(scores)] = np.inf
+        best = int(np.argmin(scores))
+        lr = TUNE_RATES[best] if np.isfinite(scores[best]) else None
+        # a tuned run is named without the rate it replaced ("adam:lr=0.1" -> "adam"); a scenario's
+        # label ("momentum") stays
+        chosen = base.with_filled(lr=lr) if lr is not None else spec
+        tuned[chosen.label or chosen.name] = Tuned(label=chosen.label or chosen.name, lr=lr, before=before,
+                                                   score=float(scores[best]), candidates=np.asarray(TUNE_RATES),
+                                                   scores=scores)
+        out.append(chosen)
+    return out, tuned
 
 
 __all__ = ["train", "train_method", "TrainResult", "MethodRun", "OffPlaneWarning"]
