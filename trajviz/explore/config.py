@@ -104,7 +104,7 @@ def optimizer_entries() -> list[dict]:
         out.append({
             "name": name, "title": entry.title, "analogy": entry.analogy, "cls": cls,
             "defaults": {k: _jsonable(v) for k, v in entry.defaults.items()},
-            "color": method_color(name), "dashed": method_dashed(name), "rule": entry.rule,
+            "color": method_color(name), "dashed": method_dashed(name), "marker": entry.marker, "rule": entry.rule,
         })
     return out
 

@@ -181,7 +181,8 @@ TV.app = (function () {
       current = result;
       for (const tr of result.traces) {
         const m = result.methods.find((mm) => mm.label === tr.label) || {};
-        tr.style = TV.view.styleFor({ color: m.color || "#777777", dashed: m.dashed, repeat: m.repeat || 0 });
+        tr.style = TV.view.styleFor({ color: m.color || "#777777", dashed: m.dashed, repeat: m.repeat || 0,
+                                      marker: m.marker });
         tr.display = displayName({ label: tr.label, name: m.name || tr.name, title: m.title || tr.label });
         tr.scales = TV.view.markScales(tr, result.surface.domain);
       }

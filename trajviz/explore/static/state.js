@@ -243,7 +243,8 @@ TV.state = (function () {
       }
       validate(entry.cls, hp, label);
       return { spec: TV.formula.pyStrip(spec), name: key, label, cls: entry.cls, hp, kwargs,
-               title: entry.title, analogy: entry.analogy, color: entry.color, dashed: entry.dashed };
+               title: entry.title, analogy: entry.analogy, color: entry.color, dashed: entry.dashed,
+               marker: entry.marker };
     }
   }
 

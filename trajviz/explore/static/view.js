@@ -32,8 +32,21 @@ TV.view = (function () {
     return {
       color: shade ? mix(method.color, shade) : method.color,
       dash: method.repeat === 0 ? (method.dashed ? [10, 4] : null) : dash,
+      marker: method.marker || "o",
     };
   }
+  // each method's head shape, as in the GIFs (matplotlib's marker letters, on the entry); unit radius
+  const SHAPES = {
+    "^": [[0, -1.15], [1, 0.75], [-1, 0.75]],
+    "v": [[0, 1.15], [1, -0.75], [-1, -0.75]],
+    "s": [[-0.85, -0.85], [0.85, -0.85], [0.85, 0.85], [-0.85, 0.85]],
+    "D": [[0, -1.2], [0.85, 0], [0, 1.2], [-0.85, 0]],
+    "d": [[0, -1.2], [0.6, 0], [0, 1.2], [-0.6, 0]],
+    "p": [0, 1, 2, 3, 4].map((k) => [Math.sin((2 * Math.PI * k) / 5), -Math.cos((2 * Math.PI * k) / 5)]),
+    "h": [0, 1, 2, 3, 4, 5].map((k) => [Math.sin((Math.PI * k) / 3), -Math.cos((Math.PI * k) / 3)]),
+    "P": [[-0.35, -1], [0.35, -1], [0.35, -0.35], [1, -0.35], [1, 0.35], [0.35, 0.35], [0.35, 1],
+          [-0.35, 1], [-0.35, 0.35], [-1, 0.35], [-1, -0.35], [-0.35, -0.35]],
+  };
 
   // ---- numbers on axes ----------------------------------------------------------------------
   function niceTicks(lo, hi, target = 5) {
@@ -239,7 +252,7 @@ TV.view = (function () {
       for (const hd of heads) if (!hd.outside) this.drawMarks(hd, scene);
       for (const hd of heads) {
         if (hd.outside) this.pointer(hd.px, hd.py, hd.toward, hd.style.color);
-        else this.dot(hd.px, hd.py, 6.5, hd.style.color, INK, 1.6);
+        else this.head(hd.px, hd.py, hd.style.marker, 6.5, hd.style.color, INK, 1.6);
       }
       scene.starts.forEach(([x, y], i) => this.startMarker(...this.toPx(x, y), i === scene.dragging));
       ctx.restore();
@@ -401,6 +414,17 @@ TV.view = (function () {
     dot(x, y, r, fill, edge, width) {
       const ctx = this.ctx;
       ctx.beginPath(); ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.fillStyle = fill; ctx.fill();
+      ctx.lineWidth = width; ctx.strokeStyle = edge; ctx.stroke();
+    }
+
+    head(x, y, marker, r, fill, edge, width) {
+      const shape = SHAPES[marker];
+      if (!shape) { this.dot(x, y, r, fill, edge, width); return; }
+      const ctx = this.ctx;
+      ctx.beginPath();
+      shape.forEach(([u, v], k) => (k ? ctx.lineTo(x + u * r * 1.1, y + v * r * 1.1) : ctx.moveTo(x + u * r * 1.1, y + v * r * 1.1)));
+      ctx.closePath();
       ctx.fillStyle = fill; ctx.fill();
       ctx.lineWidth = width; ctx.strokeStyle = edge; ctx.stroke();
     }
