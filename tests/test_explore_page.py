@@ -167,3 +167,17 @@ def test_page_text_has_no_eval_or_html_injection_points():
     script = html.split("<script>")[1]
     code = "\n".join(line.split("//")[0] for line in script.splitlines())
     assert not re.search(r"\beval\s*\(|new\s+Function\b|innerHTML|outerHTML|insertAdjacentHTML|document\.write", code)
+
+
+def test_the_page_shades_repeats_of_a_method_as_the_renderer_does():
+    """view.js keeps its own copy of render/style.py's shade table (the page has no Python): the
+    shade amounts, in order, must stay the same."""
+    import re
+    from pathlib import Path
+
+    from trajviz.render.style import _SHADES
+
+    js = (Path(__file__).resolve().parent.parent / "trajviz" / "explore" / "static" / "view.js").read_text()
+    table = re.search(r"const SHADES = \[(.*?)\];", js).group(1)
+    amounts = [float(a) for a in re.findall(r"\[(-?[\d.]+), (?:null|\[)", table)]
+    assert amounts == [a for a, _ in _SHADES]
