@@ -56,6 +56,7 @@ class PlaneLandscape:
     shift_loss = False  # the loss panel draws the loss itself (a network's loss has no known minimum)
     equation_is_formula = False  # the subtitle is a sentence, not "f(x, y) = ..."
     grid_points = 121  # the contour map's grid: each point is a pass over the whole data set
+    value_label = "loss"  # what the heights are (3D view, colour bar)
 
     def __init__(self, plane, name: str, spec: str, formula: str, domain, title: str | None = None,
                  equation: str | None = None):

@@ -94,11 +94,11 @@ class Background:
         return LogNorm(self.height_floor, self.top) if self.log else self.norm()
 
 
-def _shift_label(shift: float) -> str:
+def _shift_label(shift: float, name: str = "f(x, y)") -> str:
     if shift == 0:
-        return "f(x, y)"
+        return name
     sign = "−" if shift > 0 else "+"
-    return f"f(x, y) {sign} {abs(shift):.4g}"
+    return f"{name} {sign} {abs(shift):.4g}"
 
 
 def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
@@ -111,6 +111,7 @@ def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
         y0, y1 = (float(v) for v in ylim)
     wx, wy = x1 - x0, y1 - y0
     points = min(points, getattr(surface, "grid_points", points))  # a costly surface caps its grid
+    value_name = getattr(surface, "value_label", "f(x, y)")       # a network's plane: "loss"
     nx = max(int(round(points * min(1.0, wx / wy))), 40)
     ny = max(int(round(points * min(1.0, wy / wx))), 40)
     x, y = np.linspace(x0, x1, nx), np.linspace(y0, y1, ny)
@@ -142,7 +143,7 @@ def compute_background(surface, xlim=None, ylim=None, points: int = GRID_POINTS,
         lv = floor + (top - floor) * np.linspace(0.0, 1.0, n) ** 2
     return Background(surface=surface, xlim=(float(x0), float(x1)), ylim=(float(y0), float(y1)),
                       x=x, y=y, z=z, log=log, shift=shift, floor=floor, top=top, levels=lv,
-                      label=_shift_label(shift) if log else "f(x, y)")
+                      label=_shift_label(shift, value_name) if log else value_name)
 
 
 def draw_background(ax, bg: Background, theme: Theme, *, lines: bool = True, labels: bool = False,

@@ -323,6 +323,8 @@ def build_scene(surface, result, ax, options, *, xlim=None, ylim=None, animated:
     else:
         n = len(traces) + (1 if loss_panel else 0)
         top = H - title_h
+        if len(getattr(surface, "axis_labels", ("x", "y"))[1]) > 2:   # a long y label stands rotated
+            tick_w += 1.3 * fonts.label * pt
         cell_title = fonts.label * 2.9 * pt          # two lines: the name, then the analogy
         avail_w, avail_h = W - tick_w - pad, top - tick_h
         rows, cols = _grid_shape(n, 1.25, avail_w, avail_h, cell_title + tick_h * 0.2)
@@ -427,8 +429,9 @@ def _draw_map_static(scene: Scene, ax, o):
         ax.set_box_aspect(((x1 - x0) / m, (y1 - y0) / m, 0.55), zoom=0.92)
         ax.view_init(elev=38, azim=-58)
         ax.set_zlabel(bg.height_label, labelpad=8 * fonts.scale)
-        ax.set_xlabel("x", labelpad=4)
-        ax.set_ylabel("y", labelpad=4)
+        xl, yl = (a.split(" (")[0] for a in getattr(scene.surface, "axis_labels", ("x", "y")))
+        ax.set_xlabel(xl, labelpad=4)
+        ax.set_ylabel(yl, labelpad=4)
     else:
         draw_background(ax, bg, th, labels=scene.layout == "overlay", fontsize=fonts.small * 0.9)
         ax.set_aspect("auto")
