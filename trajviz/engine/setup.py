@@ -43,17 +43,7 @@ class Setup:
         self.noise = o.noise
         self.seed = o.seed
         self.clip = o.clip
-        self.batch_size = None
-        if o.batch_size is not None:
-            if not surf.stochastic:
-                raise TrajvizError(f"batch size needs a surface with data (regression), not '{surf.name}'")
-            n = len(surf.data)
-            size = n if o.batch_size == "full" else o.batch_size
-            if size > n:
-                raise TrajvizError(f"bad batch size: {size} (must be at most {n}, the rows of the data set; "
-                                   "or full)")
-            # a batch of every row is the full objective (exact, and the same in every epoch)
-            self.batch_size = size if size < n else None
+        self.batch_size = surf.batch_rows(o.batch_size)
         self.schedule = parse_schedule(o.schedule, self.steps)
         self.x0 = start_points(surf, o.start, o.starts, o.seed)
         self.device = resolve_device(o.device)

@@ -176,15 +176,7 @@ def page_config(options: RunOptions) -> dict:
     surface = o.surface
     chosen = _surfaces.get(surface, xlim=o.xlim, ylim=o.ylim)
     steps = o.steps if o.steps is not None else chosen.steps
-    batch_size = None
-    if o.batch_size is not None:
-        if not chosen.stochastic:
-            raise TrajvizError(f"batch size needs a surface with data (regression), not '{chosen.name}'")
-        n = len(chosen.data)
-        size = n if o.batch_size == "full" else o.batch_size
-        if size > n:
-            raise TrajvizError(f"bad batch size: {size} (must be at most {n}, the rows of the data set; or full)")
-        batch_size = size if size < n else None  # every row: the full objective
+    batch_size = chosen.batch_rows(o.batch_size)
     starts = [list(map(float, p)) for p in (o.start or [chosen.start])]
     specs = _optimizers.resolve(list(o.opt), surface=chosen)
     if len(starts) > MAX_PAGE_STARTS:

@@ -168,37 +168,6 @@ def style_legend(legend, theme: Theme) -> None:
         legend.get_title().set_color(theme.text)
 
 
-# ---- the figure class ---------------------------------------------------------------------
-def figure_class():
-    """A matplotlib Figure that shows itself in Jupyter as a PNG, with no pyplot involved.
-
-    trajviz never imports pyplot (so it never changes global state), which means
-    IPython's inline formatter for figures may not be registered: ``_repr_png_``
-    lets ``result.plot()`` display on its own in a notebook.
-    """
-    global _FIGURE
-    if _FIGURE is None:
-        import io
-
-        from matplotlib.figure import Figure
-
-        class TrajvizFigure(Figure):
-            def _repr_png_(self):
-                from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-                if not isinstance(self.canvas, FigureCanvasAgg):
-                    FigureCanvasAgg(self)
-                buf = io.BytesIO()
-                self.savefig(buf, format="png", facecolor=self.get_facecolor())
-                return buf.getvalue()
-
-        _FIGURE = TrajvizFigure
-    return _FIGURE
-
-
-_FIGURE = None
-
-
 # ---- sizes and fonts -----------------------------------------------------------------------
 DEFAULT_SIZE = (1280, 720)
 DEFAULT_DPI = 100.0

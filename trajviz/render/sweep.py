@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import style as S
+from .figure import new_figure
 
 
 def _edges(values: np.ndarray, log: bool) -> np.ndarray:
@@ -30,9 +31,7 @@ def plot_sweep(result, ax=None, *, theme="light", size=None, dpi=None, title=Non
     th = S.get_theme(theme)
     if ax is None:
         w, h = S.figsize(size or (1000, 720), dpi)
-        fig = S.figure_class()(figsize=(w, h), dpi=S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi),
-                     layout="constrained")
-        S.apply_figure(fig, th)
+        fig = new_figure((w, h), S.DEFAULT_DPI if dpi is None else S.check_dpi(dpi), th.figure, constrained=True)
         ax = fig.add_subplot()
     else:
         fig = ax.figure

@@ -109,6 +109,20 @@ class Surface:
         """True if the surface supports real minibatch gradients (``batch_size``)."""
         return self.data is not None
 
+    def batch_rows(self, batch_size) -> int | None:
+        """The minibatch size a run uses for ``batch_size`` (an int or ``"full"``): None for no
+        minibatches or for every row (a batch of every row is the full objective, exact and the
+        same in every epoch)."""
+        if batch_size is None:
+            return None
+        if not self.stochastic:
+            raise TrajvizError(f"batch size needs a surface with data (regression), not '{self.name}'")
+        n = len(self.data)
+        size = n if batch_size == "full" else batch_size
+        if size > n:
+            raise TrajvizError(f"bad batch size: {size} (must be at most {n}, the rows of the data set; or full)")
+        return size if size < n else None
+
     def minibatch(self, xy, index):
         """The loss on the data rows ``index`` (only for stochastic surfaces)."""
         if self.data is None:
