@@ -440,3 +440,121 @@ def test_no_drawing_code_names_an_optimizer():
     assert LY.mark_kinds(sgd) == ("velocity", False)       # plain SGD's entry, with momentum: an arrow
     assert LY.mark_kinds(trajviz.run("quadratic", "sgd", steps=5)["sgd"]) == ("step", False)
     assert optimizers.get_entry("sgd").velocity is not None
+
+
+# ---- the second core --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def rosen():
+    return trajviz.run("rosenbrock", "all", steps=120)
+
+
+def _spy_worker(monkeypatch, wrap=None):
+    """Count forked children (and optionally wrap the function a child runs)."""
+    from trajviz.render import worker
+
+    started = []
+    real = worker.start
+
+    def start(fn):
+        started.append(fn)
+        return real(wrap(fn) if wrap else fn)
+
+    monkeypatch.setattr(worker, "start", start)
+    return started
+
+
+def test_frames_drawn_by_a_forked_child_give_the_same_bytes(rosen, tmp_path, monkeypatch):
+    from trajviz.render import worker
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    started = _spy_worker(monkeypatch)
+    both = animate_result(rosen, tmp_path / "both.gif", frames=40, size=SIZE)
+    assert len(started) == 1 and both.frames >= A.SPLIT_AT
+    monkeypatch.setenv("TRAJVIZ_JOBS", "1")
+    one = animate_result(rosen, tmp_path / "one.gif", frames=40, size=SIZE)
+    assert len(started) == 1          # no child this time
+    assert (tmp_path / "both.gif").read_bytes() == (tmp_path / "one.gif").read_bytes()
+
+
+@pytest.mark.parametrize("failure", ["raises", "dies"])
+def test_a_child_that_fails_leaves_its_frames_to_the_parent(rosen, tmp_path, monkeypatch, failure):
+    from trajviz.render import worker
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    monkeypatch.setenv("TRAJVIZ_JOBS", "1")
+    animate_result(rosen, tmp_path / "one.gif", frames=40, size=SIZE)
+    monkeypatch.delenv("TRAJVIZ_JOBS")
+
+    def broken(fn):
+        def run():
+            if failure == "dies":
+                os._exit(9)
+            raise RuntimeError("no")
+        return run
+
+    started = _spy_worker(monkeypatch, broken)
+    animate_result(rosen, tmp_path / "both.gif", frames=40, size=SIZE)
+    assert len(started) == 1
+    assert (tmp_path / "both.gif").read_bytes() == (tmp_path / "one.gif").read_bytes()
+
+
+def test_an_interrupt_kills_the_child_and_keeps_the_old_file(rosen, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from trajviz.render import worker
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    parent = os.getpid()
+    frame = A.Painter.frame
+    drawn = {"n": 0}
+
+    def interrupted(self, k):
+        if os.getpid() == parent:
+            drawn["n"] += 1
+            if drawn["n"] == 8:          # after the fork: the parent is drawing its share
+                raise KeyboardInterrupt
+        return frame(self, k)
+
+    started = _spy_worker(monkeypatch)
+    monkeypatch.setattr(A.Painter, "frame", interrupted)
+    target = tmp_path / "keep.gif"
+    target.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        animate_result(rosen, target, frames=40, size=SIZE)
+    assert len(started) == 1
+    assert multiprocessing.active_children() == []        # killed and reaped
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.gif"]
+
+
+@pytest.mark.parametrize("split", [1, 3, 4, 5, 6, 8])
+def test_a_tail_encoded_elsewhere_joins_on_exactly(tmp_path, split):
+    """Runs of identical frames across the join (and a tail that is all one run) come out as if
+    one writer had taken every frame."""
+    from trajviz.render.writers import AnimationWriter
+
+    base = np.full((40, 50, 4), 255, np.uint8)
+    frames = []
+    for k, x in enumerate([0, 5, 5, 5, 10, 10, 15, 20, 20]):
+        f = base.copy()
+        f[5:15, x:x + 10, :3] = (0, 114, 178)
+        frames.append(f)
+    frames.append(frames[-1].copy())
+
+    def write(path, split=None):
+        with AnimationWriter(path, fps=10, hold=0.5, palette_sample=frames[-1][..., :3],
+                             exact_colors=["#0072B2"]) as w:
+            for f in frames[:split]:
+                w.append(f)
+            if split is not None:
+                assert w.can_take_tail()
+                w.append_tail(w.encode_tail(iter(frames[split - 1:])), len(frames) - split)
+        return w
+
+    one = write(tmp_path / "one.gif")
+    two = write(tmp_path / "two.gif", split)
+    assert two.frames == one.frames == len(frames) and two.written_frames == one.written_frames
+    assert (tmp_path / "two.gif").read_bytes() == (tmp_path / "one.gif").read_bytes()

@@ -66,8 +66,11 @@ def test_lines_are_the_paths_and_heads_their_ends(quad):
     (heads,) = by_gid(fig, "heads")
     ends = np.array([t.path[-1, 0] for t in quad])
     np.testing.assert_allclose(heads.get_offsets(), ends, atol=0.02)   # heads sit on the nearest pixel
-    (dots,) = by_gid(fig, "dots")
-    assert len(dots.get_offsets()) == sum(len(t.steps) for t in quad)  # a dot at every iterate
+    dots = by_gid(fig, "dots")                                          # one marker line per method
+    assert len(dots) == len(quad)
+    for d, trace in zip(dots, quad):
+        np.testing.assert_array_equal(d.get_xydata(), trace.path[:, 0])  # a dot at every iterate
+        assert to_hex(d.get_markerfacecolor()) == to_hex(O.get_entry(trace.name).color)
 
 
 def test_one_colour_per_method_and_the_same_in_every_picture(quad):

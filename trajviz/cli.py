@@ -553,7 +553,15 @@ def _default_name(surface: str, ext: str) -> str:
 
 
 def main(argv=None):
-    cli.main(args=argv, prog_name="trajviz")
+    """The ``trajviz`` command. Its process ends when the command is done, so the objects it built
+    (torch's and matplotlib's modules above all) are frozen first: the collector's last walk over
+    them at exit took a second or more of every command that imported torch."""
+    import gc
+
+    try:
+        cli.main(args=argv, prog_name="trajviz")
+    finally:
+        gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover

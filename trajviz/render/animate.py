@@ -44,6 +44,7 @@ from ..errors import TrajvizError
 from . import layers as LY
 from . import pacing
 from . import style as S
+from . import worker
 from .blit import Blitter
 from .figure import NotebookDisplay
 
@@ -336,13 +337,30 @@ class Animation(NotebookDisplay):
         with AnimationWriter(path, fps=self.fps, hold=self.hold, palette_sample=sample,
                              exact_colors=painter.exact_colors(), title=f"trajviz: {self.result.surface.spec}") as w:
             with _progress(n, show) as bar:
-                for k in range(n):
-                    frame = painter.frame(k)
-                    w.append(frame)
-                    if k == 0:
-                        for _ in range(opening):   # identical frames: merged into one longer frame
-                            w.append(frame)
-                    bar.update(1)
+                first = painter.frame(0)
+                for _ in range(1 + opening):   # identical frames: merged into one longer frame
+                    w.append(first)
+                bar.update(1)
+                # on a second core, a forked child draws and encodes the later frames meanwhile
+                split = _split(n) if w.can_take_tail() else n
+                helper = worker.start(lambda: w.encode_tail(painter.frame(j) for j in range(split - 1, n))) \
+                    if split < n else None
+                try:
+                    for k in range(1, split if helper is not None else n):
+                        w.append(painter.frame(k))
+                        bar.update(1)
+                    if helper is not None:
+                        tail = helper.result()
+                        if tail is not None:
+                            w.append_tail(tail, n - split)
+                            bar.update(n - split)
+                        else:                    # the child failed: draw its frames here
+                            for k in range(split, n):
+                                w.append(painter.frame(k))
+                                bar.update(1)
+                finally:
+                    if helper is not None:
+                        helper.cancel()
         self.path = path
         if path.suffix.lower() == ".gif" and path.stat().st_size <= 16 * 2**20:
             self._gif = path.read_bytes()
@@ -372,6 +390,17 @@ class Animation(NotebookDisplay):
         return self._gif
 
     to_gif = gif_bytes
+
+
+SPLIT_AT = 24          # frames: fewer are drawn faster than a second process starts
+PARENT_SHARE = 0.45   # the parent also joins the file: it draws a little less than half
+
+
+def _split(n: int) -> int:
+    """The first frame the forked child draws (n: none, all frames here)."""
+    if n < SPLIT_AT or not worker.available():
+        return n
+    return max(2, int(round(n * PARENT_SHARE)))
 
 
 @contextlib.contextmanager

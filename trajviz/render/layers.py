@@ -66,12 +66,13 @@ class Paths(Layer):
     def __init__(self, scene, rows: np.ndarray, still: bool):
         super().__init__()
         from matplotlib.collections import LineCollection
+        from matplotlib.lines import Line2D
 
         self.rows = rows
         self.still = still
         th, fonts = scene.theme, scene.fonts
         lw = fonts.line
-        self.groups = []     # per map axes: (casing, lines, dots, items)
+        self.groups = []     # per map axes: (casing, lines, items)
         for ax in scene.map_axes:
             items = []
             for trace in scene.traces:
@@ -80,56 +81,60 @@ class Paths(Layer):
                 ok = trace.ok()
                 shown = np.cumsum(ok, axis=0)
                 st = scene.styles[trace.label]
+                # a dot at every iterate, one marker line per method: Agg stamps one rendered marker
+                # at every point (a collection with a colour per dot costs ~5 us a dot to draw)
+                dots = Line2D([], [], linestyle="none", marker="o", markersize=fonts.dot, markeredgewidth=0,
+                              markerfacecolor=st.color, zorder=3.2)
+                dots.set_gid("dots")
+                ax.add_line(dots)
+                self.artists.append(dots)
+                per_start = []
                 for i in range(trace.n_starts):
                     p = trace.path[:, i][ok[:, i]]
                     if len(p):
-                        items.append((p, shown[:, i], np.asarray(rgba(st.color)), st.linestyle))
+                        per_start.append((p, shown[:, i]))
+                items.append((per_start, np.asarray(rgba(st.color)), st.linestyle, dots))
             if not items:
                 continue
             casing = LineCollection([], colors=[rgba(th.axes, 0.8)], linewidths=lw + 2.4 * fonts.scale,
                                     capstyle="round", joinstyle="round", zorder=3)
             lines = LineCollection([], linewidths=lw, capstyle="round", joinstyle="round", zorder=3.1)
-            dots = ax.scatter(np.zeros((0,)), np.zeros((0,)), s=fonts.dot ** 2, linewidths=0, zorder=3.2)
             for c in (casing, lines):
                 ax.add_collection(c, autolim=False)
             casing.set_gid("casings")
             lines.set_gid("paths")
-            dots.set_gid("dots")
-            self.artists += [casing, lines, dots]
-            self.groups.append((casing, lines, dots, items))
+            self.artists += [casing, lines]
+            self.groups.append((casing, lines, items))
 
     def update(self, k: int) -> None:
         r = int(self.rows[k])
-        for casing, lines, dots, items in self.groups:
-            cas, segs, colors, styles, pts, pcol = [], [], [], [], [], []
-            for p, shown, color, style in items:
-                n = int(shown[r])
-                if n == 0:
-                    continue
-                cas.append(p[:n])
-                if self.still or n <= 1:
-                    bands = [(0, n, 1.0)]
-                else:
-                    bands = _bands(n, self.BANDS)
-                for lo, hi, alpha in bands:
-                    if hi - lo >= 1:
-                        segs.append(p[lo:hi + (1 if hi < n else 0)])
-                        colors.append((*color[:3], alpha))
-                        styles.append(style)
-                # a dot at every iterate: on the whole path in a still, on the fresh trail in a frame
-                # (where step length and bouncing are read; per-dot colours cost ~5 us a dot to draw)
-                lo = 0 if self.still else max(n - FADE_ROWS, 0)
-                pts.append(p[lo:n])
-                pcol.append(np.tile(color, (n - lo, 1)))
+        for casing, lines, items in self.groups:
+            cas, segs, colors, styles = [], [], [], []
+            for per_start, color, style, dots in items:
+                pts = []
+                for p, shown in per_start:
+                    n = int(shown[r])
+                    if n == 0:
+                        continue
+                    cas.append(p[:n])
+                    if self.still or n <= 1:
+                        bands = [(0, n, 1.0)]
+                    else:
+                        bands = _bands(n, self.BANDS)
+                    for lo, hi, alpha in bands:
+                        if hi - lo >= 1:
+                            segs.append(p[lo:hi + (1 if hi < n else 0)])
+                            colors.append((*color[:3], alpha))
+                            styles.append(style)
+                    # a dot at every iterate: on the whole path in a still, on the fresh trail in a frame
+                    # (where step length and bouncing are read)
+                    pts.append(p[0 if self.still else max(n - FADE_ROWS, 0):n])
+                xy = np.concatenate(pts) if pts else np.empty((0, 2))
+                dots.set_data(xy[:, 0], xy[:, 1])
             casing.set_segments(cas)
             lines.set_segments(segs)
             lines.set_color(colors)
             lines.set_linestyle(styles or "solid")
-            if pts:
-                dots.set_offsets(np.concatenate(pts))
-                dots.set_facecolor(np.concatenate(pcol))
-            else:
-                dots.set_offsets(np.empty((0, 2)))
 
 
 def _bands(n: int, bands: int):
@@ -402,6 +407,8 @@ class Labels(Layer):
                 self.artists.append(t)
         self.prev = None
         self.placed = None     # per entry: (centre px (x, y up), far) at the current frame
+        self.plan = None       # an animation's places, frame by frame
+        self.obstacles = {ax: scene.obstacles_px(ax) for ax in self.axes}   # the starts and minima: fixed
 
     def _heads_px(self, k: int):
         """Every head on each axes (pixels, y up), and each label's own head."""
@@ -415,6 +422,22 @@ class Labels(Layer):
         return {ax: np.concatenate(v) if v else np.zeros((0, 2)) for ax, v in per_ax.items()}, own
 
     def update(self, k: int) -> None:
+        if not self.still:
+            # an animation's labels are placed for every frame in order, once: a label prefers last
+            # frame's place, so frame k's places depend on the frames before it, and any frame can
+            # then be drawn in any order (or by another process) and come out the same
+            if self.plan is None:
+                self.plan = []
+                for j in range(len(self.rows)):
+                    self._place(j)
+                    self.plan.append(self.placed)
+            self.placed = self.plan[k]
+            self._set_leaders()
+            return
+        self._place(k)
+        self._set_leaders()
+
+    def _place(self, k: int) -> None:
         per_ax, own = self._heads_px(k)
         centers = np.full((len(self.entries), 2), np.nan)
         far = np.zeros(len(self.entries), dtype=bool)
@@ -422,11 +445,13 @@ class Labels(Layer):
             idx = [j for j, (_, a, _, _) in enumerate(self.entries) if a is ax]
             bounds = self.scene.axes_px(ax)
             prev = None if self.prev is None else self.prev[idx]
-            obstacles = self.scene.obstacles_px(ax)
-            c, f = L.place(own[idx], self.sizes[idx], bounds, prev, obstacles=list(per_ax[ax]) + obstacles)
+            c, f = L.place(own[idx], self.sizes[idx], bounds, prev, obstacles=list(per_ax[ax]) + self.obstacles[ax])
             centers[idx], far[idx] = c, f
         self.prev = centers
         self.placed = (centers, far, own)
+
+    def _set_leaders(self) -> None:
+        centers, far, own = self.placed
         for ax in self.axes:
             segs = []
             for j, (_, a, _, color) in enumerate(self.entries):
@@ -634,14 +659,16 @@ class Marks(Layer):
 
     def paste(self, buf: np.ndarray) -> None:
         h = buf.shape[0]
-        for ax, xy, text, color in self.current_tags:
-            key = (text, color)
-            if key not in self.tag_sprites:
-                self.tag_sprites[key] = self.scene.sprite(text, color, small=True)
-            s = self.tag_sprites[key]
-            px = self.scene.to_px(ax, np.asarray(xy)[None])[0]
-            w, ht = s.size
-            s.paste(buf, px[0] + 3, h - px[1] - ht - 1)
+        for ax in dict.fromkeys(ax for ax, _, _, _ in self.current_tags):
+            tags = [(xy, text, color) for a, xy, text, color in self.current_tags if a is ax]
+            pxs = self.scene.to_px(ax, np.array([xy for xy, _, _ in tags]))
+            for px, (_, text, color) in zip(pxs, tags):
+                key = (text, color)
+                if key not in self.tag_sprites:
+                    self.tag_sprites[key] = self.scene.sprite(text, color, small=True)
+                s = self.tag_sprites[key]
+                w, ht = s.size
+                s.paste(buf, px[0] + 3, h - px[1] - ht - 1)
 
 
 def _fit(v: np.ndarray, cap: float, min_len: float, per_axis: bool = False):

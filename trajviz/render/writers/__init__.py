@@ -120,5 +120,21 @@ class AnimationWriter:
         self.frames += 1
         self._backend.add(frame)
 
+    # ---- a tail of frames encoded in another process ------------------------------------------------------
+    def can_take_tail(self) -> bool:
+        """Whether :meth:`encode_tail` / :meth:`append_tail` work here (GIF, after the first frame)."""
+        return self.ext == ".gif" and self.size is not None
+
+    def encode_tail(self, frames) -> tuple:
+        """Encode the frames after this writer's last one, elsewhere: ``frames`` starts with that
+        last frame (the seed) and goes on; nothing is written. The result goes to
+        :meth:`append_tail` of the writer these frames belong to (in the process that owns the file)."""
+        return self._backend.encode_tail(frames)
+
+    def append_tail(self, tail: tuple, frames: int) -> None:
+        """Join on ``frames`` frames encoded by :meth:`encode_tail`; append nothing after them."""
+        self._backend.add_tail(*tail)
+        self.frames += frames
+
 
 __all__ = ["AnimationWriter", "FORMATS", "check_animation_path", "MP4_EXTRA"]

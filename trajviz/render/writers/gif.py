@@ -51,6 +51,7 @@ class GifBackend:
         self.frames = None
         self.prev = None
         self.written = 0
+        self.final = None     # the last run of a tail joined on (its blocks), written by finish
 
     def start(self, first: np.ndarray) -> None:
         h, w = first.shape[:2]
@@ -67,9 +68,12 @@ class GifBackend:
             self._write(*done, last=False)
 
     def finish(self) -> int:
-        done = self.frames.last()
-        if done is not None:
-            self._write(*done, last=True)
+        if self.final is not None:
+            self._emit(*self.final, last=True)
+        else:
+            done = self.frames.last()
+            if done is not None:
+                self._write(*done, last=True)
         self.fh.write(b"\x3B")
         self.fh.close()
         self.fh = None
@@ -79,19 +83,63 @@ class GifBackend:
         if self.fh is not None:
             self.fh.close()
 
-    def _write(self, indices: np.ndarray, count: int, last: bool) -> None:
-        seconds = count / self.fps + (self.hold if last else 0.0)
+    # ---- a tail encoded elsewhere (another process), joined on ------------------------------------------
+    def encode_tail(self, frames) -> tuple[int, list]:
+        """Encode ``frames`` (an iterable) as this backend would after its own frames, without
+        writing: the first frame is the seed, the last frame this backend was given (it is not
+        written again). Returns (how many more frames the seed's run lasts, [(count, blocks,
+        transparent), ...] for each run after it). Needs only the palette (after ``start``)."""
+        it = iter(frames)
+        indexed = IndexedFrames(None, quant=self.frames.quant)
+        indexed.add(next(it))
+        lead, prev, runs = None, None, []
+
+        def finished(indices, count):
+            nonlocal lead, prev
+            if lead is None:
+                lead = count - 1
+            else:
+                runs.append((count, *self._encode(prev, indices)))
+            prev = indices
+
+        for frame in it:
+            done = indexed.add(frame)
+            if done is not None:
+                finished(*done)
+        finished(*indexed.last())
+        return lead, runs
+
+    def add_tail(self, lead: int, runs: list) -> None:
+        """Join on a tail from :meth:`encode_tail` (seeded with this backend's last frame); no
+        frame may be added after it."""
+        self.frames.extend(lead)
+        if runs:
+            self._write(*self.frames.last(), last=False)
+            for count, blocks, transparent in runs[:-1]:
+                self._emit(count, blocks, transparent, last=False)
+            self.final = runs[-1]
+
+    def _encode(self, prev, indices: np.ndarray) -> tuple[bytes, bool]:
+        """One frame's image blocks (cropped to what changed since ``prev``, if any) and whether it
+        has transparent (unchanged) pixels."""
         top = left = 0
         transparent = False
         shown = indices
-        if self.prev is not None:
-            shown, top, left, transparent = delta(self.prev, indices)
+        if prev is not None:
+            shown, top, left, transparent = delta(prev, indices)
+        blocks = bytearray(frame_blocks(shown, self.flat))
+        blocks[1:5] = struct.pack("<HH", left, top)
+        return bytes(blocks), transparent
+
+    def _emit(self, count: int, blocks: bytes, transparent: bool, last: bool) -> None:
+        seconds = count / self.fps + (self.hold if last else 0.0)
         packed = (1 << 2) | (1 if transparent else 0)  # disposal 1: keep, then draw on top
         delay = min(MAX_DELAY_CS, max(2, int(round(seconds * 100))))
         self.fh.write(b"\x21\xF9\x04" + struct.pack("<BHB", packed, delay, TRANSPARENT if transparent else 0)
                       + b"\x00")
-        blocks = bytearray(frame_blocks(shown, self.flat))
-        blocks[1:5] = struct.pack("<HH", left, top)
-        self.fh.write(bytes(blocks))
-        self.prev = indices
+        self.fh.write(blocks)
         self.written += 1
+
+    def _write(self, indices: np.ndarray, count: int, last: bool) -> None:
+        self._emit(count, *self._encode(self.prev, indices), last=last)
+        self.prev = indices

@@ -123,8 +123,8 @@ class IndexedFrames:
     shown longer.
     """
 
-    def __init__(self, sample: np.ndarray, exact_colors=()):
-        self.quant = Quantizer(build_palette(np.asarray(sample), exact_colors))
+    def __init__(self, sample: np.ndarray | None, exact_colors=(), quant: Quantizer | None = None):
+        self.quant = quant if quant is not None else Quantizer(build_palette(np.asarray(sample), exact_colors))
         self._frame = None
         self._pending = None      # [indices, count]
 
@@ -152,6 +152,10 @@ class IndexedFrames:
         q[r0:r1, c0:c1] = crop
         done, self._pending = tuple(self._pending), [q, 1]
         return done
+
+    def extend(self, count: int) -> None:
+        """The pending run lasts ``count`` frames longer (identical frames encoded elsewhere)."""
+        self._pending[1] += count
 
     def last(self):
         """The final run, ``(indices, count)``, or None if no frame came."""

@@ -1,0 +1,89 @@
+"""One call in a forked process, beside the caller: the second core draws half the frames.
+
+:func:`start` forks (Linux only, where fork is the platform's own way and a child starts in
+milliseconds with the parent's figure already built) and runs ``fn()`` in the child; the
+caller goes on with its own share and later asks :meth:`Worker.result`. The child never
+touches the caller's files (it returns its result through a pipe and exits without running
+the caller's clean-up), ignores Ctrl-C (the caller decides), and is killed by
+:meth:`Worker.cancel` on any failure or interrupt of the caller. A child that fails or dies
+gives ``None``: the caller then does the work itself, so a missing core never loses a file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def available() -> bool:
+    """Forking helps here: Linux, at least two cores for this process, not turned off."""
+    return sys.platform.startswith("linux") and cores() >= 2 and os.environ.get("TRAJVIZ_JOBS", "") != "1"
+
+
+class Worker:
+    def __init__(self, proc, conn):
+        self._proc, self._conn = proc, conn
+
+    def result(self):
+        """The child's return value, or None if it failed or died (then do the work yourself)."""
+        try:
+            kind, value = self._conn.recv()
+        except (EOFError, OSError):
+            kind, value = "died", None
+        finally:
+            self._conn.close()
+            self._proc.join()
+        return value if kind == "ok" else None
+
+    def cancel(self) -> None:
+        """Kill the child if it still runs (safe to call at any time, more than once)."""
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
+        self._conn.close()
+
+
+def _child(fn, conn) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the CLI's handler: just end
+    try:
+        out = ("ok", fn())
+    except BaseException as exc:  # noqa: BLE001 - reported, and the parent does the work itself
+        out = ("error", f"{type(exc).__name__}: {exc}")
+    try:
+        conn.send(out)
+    finally:
+        conn.close()
+
+
+def start(fn) -> Worker | None:
+    """Run ``fn()`` in a forked child; None where that is not possible (then run it yourself)."""
+    if not available():
+        return None
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(fn, send), daemon=True, name="trajviz-frames")
+    import gc
+
+    gc.freeze()   # the child's collector never walks (and so never copies) the parent's objects
+    try:
+        proc.start()
+    except OSError:
+        recv.close()
+        send.close()
+        return None
+    finally:
+        gc.unfreeze()
+    send.close()
+    return Worker(proc, recv)
