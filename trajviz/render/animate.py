@@ -164,6 +164,8 @@ class Painter:
             a.set_animated(True)
         self.blitter = Blitter(scene.fig)
         self.blitter.freeze()
+        for layer in layers:
+            layer.prerender(self.blitter)
         self.canvas = self.blitter.canvas
 
     @property
@@ -186,7 +188,11 @@ class Painter:
             if self.counter is not None:
                 self.counter.paste(buf)
 
-        return self.blitter.frame(self.moving, after)
+        def before(buf):
+            for layer in self.layers:
+                layer.underlay(buf)
+
+        return self.blitter.frame(self.moving, after, before)
 
     def exact_colors(self) -> list[str]:
         """Colours that must stay exact in a GIF palette: the methods' and the theme's text and marks."""
@@ -393,7 +399,7 @@ class Animation(NotebookDisplay):
 
 
 SPLIT_AT = 24          # frames: fewer are drawn faster than a second process starts
-PARENT_SHARE = 0.45   # the parent also joins the file: it draws a little less than half
+PARENT_SHARE = 0.5    # frames cost about the same early and late: half each
 
 
 def _split(n: int) -> int:

@@ -31,9 +31,11 @@ class Blitter:
     def region(self, bbox):
         return self.canvas.copy_from_bbox(bbox)
 
-    def frame(self, artists, after=None) -> np.ndarray:
-        """The static pixels, the ``artists`` on top (in order), then ``after(buffer)``."""
+    def frame(self, artists, after=None, before=None) -> np.ndarray:
+        """The static pixels, ``before(buffer)``, the ``artists`` on top (in order), then ``after(buffer)``."""
         self.canvas.restore_region(self.static)
+        if before is not None:
+            before(np.asarray(self.canvas.buffer_rgba()))
         r = self.renderer
         for a in artists:
             if a.get_visible():
@@ -78,20 +80,30 @@ class Sprite:
         dst[...] = (self.color[sy0:sy1, sx0:sx1] * a + dst * (1.0 - a) + 0.5).astype(np.uint8)
 
 
+_SPRITE_CANVASES: dict = {}
+
+
 def render_sprite(make_artist, dpi: float, pad: int = 2) -> Sprite:
     """Render one text (or other artist) alone on a transparent canvas and cut out its pixels.
 
     ``make_artist(fig)`` adds the artist to the given transparent figure at (0.5, 0.5)
-    in figure fraction with centre alignment; the sprite's anchor is its centre.
+    in figure fraction with centre alignment; the sprite's anchor is its centre. One
+    canvas per dpi serves every sprite (a new figure for each cost more than its text).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 2), dpi=dpi)
-    fig.patch.set_alpha(0.0)
-    canvas = FigureCanvasAgg(fig)
+    if dpi not in _SPRITE_CANVASES:
+        fig = Figure(figsize=(6, 2), dpi=dpi)
+        fig.patch.set_alpha(0.0)
+        _SPRITE_CANVASES[dpi] = FigureCanvasAgg(fig)
+    canvas = _SPRITE_CANVASES[dpi]
+    fig = canvas.figure
     art = make_artist(fig)
-    canvas.draw()
+    try:
+        canvas.draw()
+    finally:
+        art.remove()
     buf = np.asarray(canvas.buffer_rgba()).copy()
     ink = buf[..., 3] > 0
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
@@ -100,5 +112,4 @@ def render_sprite(make_artist, dpi: float, pad: int = 2) -> Sprite:
     r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, buf.shape[0])
     c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, buf.shape[1])
     cx, cy = fig.bbox.width / 2, buf.shape[0] - fig.bbox.height / 2
-    del art
     return Sprite(buf[r0:r1, c0:c1].copy(), (cx - c0, cy - r0))

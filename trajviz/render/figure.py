@@ -35,6 +35,21 @@ def figure_class():
     return _FIGURE
 
 
+def warm_up() -> None:
+    """Import and load what every picture needs (torch for the surface, matplotlib, the fonts), so
+    a caller with time to spare (waiting for a run on another core) can do it early."""
+    import torch  # noqa: F401 - the surfaces are evaluated with it
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = figure_class()(figsize=(2, 1), dpi=50)
+    FigureCanvasAgg(fig)
+    fig.text(0.1, 0.5, "warm ÷ 0.01 ×10⁻³", fontweight="bold")
+    fig.text(0.1, 0.2, "warm", fontsize=8)
+    fig.canvas.draw()
+    from . import animate, layers, scene  # noqa: F401
+
+
 def new_figure(size_in: tuple[float, float], dpi: float, facecolor: str, *, constrained: bool = False):
     """A figure of ``size_in`` inches at ``dpi`` on its own Agg canvas, in the theme's colour."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

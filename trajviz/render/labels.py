@@ -64,6 +64,17 @@ def place(heads, sizes, bounds, prev=None, obstacles=()):
         if not fin[i]:
             continue
         (hx, hy), (w, ht) = heads[i], sizes[i]
+        if prev is not None and np.isfinite(prev[i]).all():
+            # labels that sit still read better (and cost nothing in the next frame): keep last
+            # frame's place while its box stays near the head and free (checked alone first:
+            # most labels in most frames stay)
+            p = prev[i]
+            gap = math.hypot(max(abs(p[0] - hx) - w / 2, 0.0), max(abs(p[1] - hy) - ht / 2, 0.0))
+            if gap <= STAY and _free(p[:1], p[1:], w, ht, bounds, placed, points)[0]:
+                centers[i] = p
+                far[i] = gap > HEAD_RADIUS + GAP + 3
+                placed = np.vstack([placed, [p[0] - w / 2, p[1] - ht / 2, p[0] + w / 2, p[1] + ht / 2]])
+                continue
         with np.errstate(divide="ignore"):
             edge = np.minimum(np.where(np.abs(ux) > 1e-9, w / 2 / np.abs(ux), np.inf),
                               np.where(np.abs(uy) > 1e-9, ht / 2 / np.abs(uy), np.inf))
@@ -71,21 +82,11 @@ def place(heads, sizes, bounds, prev=None, obstacles=()):
         cx = (hx + ux[None, :] * dist).ravel()
         cy = (hy + uy[None, :] * dist).ravel()
         ring = np.repeat(np.arange(len(rings)), len(ang))
-        if prev is not None and np.isfinite(prev[i]).all():
-            # labels that sit still read better (and cost nothing in the next frame): keep last
-            # frame's place while its box stays near the head
-            p = prev[i]
-            gap = math.hypot(max(abs(p[0] - hx) - w / 2, 0.0), max(abs(p[1] - hy) - ht / 2, 0.0))
-            if gap <= STAY:
-                cx, cy = np.r_[p[0], cx], np.r_[p[1], cy]
-                ring = np.r_[0 if gap <= HEAD_RADIUS + GAP + 3 else 1, ring]
         ok = _free(cx, cy, w, ht, bounds, placed, points)
         if ok.any():
-            # a new place with room to spare (heads creeping close would soon push it again),
-            # unless last frame's place still works
+            # a new place with room to spare (heads creeping close would soon push it again)
             roomy = ok & (_clearance(cx, cy, w, ht, points) >= HEAD_RADIUS + SPARE)
-            j = 0 if ok[0] and len(cx) > len(rings) * len(ang) else int(np.argmax(roomy)) if roomy.any() \
-                else int(np.argmax(ok))
+            j = int(np.argmax(roomy)) if roomy.any() else int(np.argmax(ok))
             center, r = (cx[j], cy[j]), ring[j]
         else:
             # nowhere free: beside the head, inside the map (overlaps allowed)

@@ -55,6 +55,12 @@ class Layer:
     def paste(self, buf: np.ndarray) -> None:
         """Paste this frame's sprites into the frame's pixels (animations only)."""
 
+    def prerender(self, blitter) -> None:
+        """Draw, once, what later frames copy pixels from (animations only; after the freeze)."""
+
+    def underlay(self, buf: np.ndarray) -> None:
+        """Copy this frame's pre-rendered pixels into the frame, below every moving artist."""
+
 
 # ---- paths ---------------------------------------------------------------------------------------------
 class Paths(Layer):
@@ -687,7 +693,7 @@ def _fit(v: np.ndarray, cap: float, min_len: float, per_axis: bool = False):
 
 # ---- losses ----------------------------------------------------------------------------------------------------
 class Losses(Layer):
-    """The loss curves growing in sync with the map (one collection, clipped at the current step);
+    """The loss curves growing in sync with the map (one collection, cut at the current step);
     a marker at each curve's head; each curve named at its end in the right margin when the race is over."""
 
     def __init__(self, scene, rows: np.ndarray, still: bool):
@@ -710,8 +716,7 @@ class Losses(Layer):
             if trace.n_starts > 3:
                 q = quartiles(y)
                 band = ax.fill_between(steps, q[0], q[2], color=st.color, alpha=0.16, linewidth=0, zorder=2)
-                band.set_gid(f"loss-band:{trace.label}")
-                self.artists.append(band)
+                band.set_gid(f"loss-band:{trace.label}")   # the same in every frame: drawn once
                 ys = [q[1]]
             else:
                 ys = [y[:, i] for i in range(trace.n_starts)]
@@ -744,7 +749,6 @@ class Losses(Layer):
                                             zorder=2.5)
             ax.add_collection(self.projected, autolim=False)
             self.projected.set_gid("losses-projected")
-            self.artists.append(self.projected)
         paths = []
         for m in markers:
             ms = MarkerStyle(m)
@@ -758,7 +762,16 @@ class Losses(Layer):
         self.ends.set_clip_on(False)
         ax.add_collection(self.ends, autolim=False)
         self.ends.set_gid("loss-heads")
-        self.artists += [self.lines, self.ends]
+        # a still draws the whole curves; an animation draws them once (:meth:`prerender`) and each
+        # frame copies the columns up to its step (:meth:`underlay`): the curves cost nothing per frame
+        self.drawn = [self.lines] + ([self.projected] if self.projected is not None else [])
+        self.full = None
+        if still:
+            self.artists += self.drawn
+        else:
+            for a in self.drawn:
+                a.set_animated(True)   # kept out of the frozen picture
+        self.artists.append(self.ends)
         self.sprites = [scene.sprite(scene.loss_label_text(t), c, box=False) for t, _, c in self.label_items]
         self.heights = np.array([s.size[1] + 1 for s in self.sprites], dtype=float)
         self.texts = []
@@ -775,6 +788,33 @@ class Losses(Layer):
             r -= 1
         return r
 
+    def _region(self, buf_height: int):
+        """Rows and columns of the frame the curves can touch: the loss axes and 2 px around."""
+        box = self.scene.loss_ax.bbox
+        r0, r1 = max(int(buf_height - box.y1) - 3, 0), min(int(math.ceil(buf_height - box.y0)) + 3, buf_height)
+        return r0, r1, max(int(box.x0) - 1, 0), int(math.ceil(box.x1)) + 1
+
+    def prerender(self, blitter) -> None:
+        from matplotlib.transforms import Bbox
+
+        box = self.scene.loss_ax.bbox
+        for a in self.drawn:
+            a.set_clip_box(Bbox.from_extents(box.x0, box.y0 - 2, box.x1, box.y1 + 2))
+        buf = blitter.buffer()
+        r0, r1, c0, c1 = self._region(buf.shape[0])
+        before = buf[r0:r1, c0:c1].copy()
+        for a in self.drawn:
+            a.draw(blitter.renderer)
+        self.full = buf[r0:r1, c0:c1].copy()
+        buf[r0:r1, c0:c1] = before
+
+    def underlay(self, buf: np.ndarray) -> None:
+        if self.full is None:
+            return
+        r0, r1, c0, c1 = self._region(buf.shape[0])
+        cut = min(max(int(self.x_end) + 1, c0), c1) - c0
+        buf[r0:r1, c0:c0 + cut] = self.full[:, :cut]
+
     def update(self, k: int) -> None:
         from matplotlib.transforms import Bbox
 
@@ -782,11 +822,12 @@ class Losses(Layer):
         r = int(self.rows[k])
         final = k == len(self.rows) - 1 or self.still
         box = ax.bbox
-        x = box.x1 if final else float(ax.transData.transform((steps[r], 1.0))[0])
-        clip = Bbox.from_extents(box.x0, box.y0 - 2, max(box.x0, min(x + 1, box.x1)), box.y1 + 2)
-        self.lines.set_clip_box(clip)
-        if self.projected is not None:
-            self.projected.set_clip_box(clip)
+        x = box.x1 + 2 if final else float(ax.transData.transform((steps[r], 1.0))[0])
+        self.x_end = x
+        if self.still:
+            clip = Bbox.from_extents(box.x0, box.y0 - 2, max(box.x0, min(x + 1, box.x1)), box.y1 + 2)
+            for a in self.drawn:
+                a.set_clip_box(clip)
         offs, paths, faces = [], [], []
         for c, path, color in zip(self.curves, self.marker_paths, self.colors):
             rr = self._last_finite(c, r)

@@ -1,4 +1,5 @@
-"""One call in a forked process, beside the caller: the second core draws half the frames.
+"""One call in a forked process, beside the caller: the second core runs the optimizers while
+the first gets the drawing ready, then draws half the frames.
 
 :func:`start` forks (Linux only, where fork is the platform's own way and a child starts in
 milliseconds with the parent's figure already built) and runs ``fn()`` in the child; the
@@ -32,14 +33,19 @@ class Worker:
         self._proc, self._conn = proc, conn
 
     def result(self):
-        """The child's return value, or None if it failed or died (then do the work yourself)."""
+        """The child's return value, or None if it failed or died (then do the work yourself).
+        A :class:`~trajviz.errors.TrajvizError` the child raised (bad input) is raised here."""
         try:
             kind, value = self._conn.recv()
         except (EOFError, OSError):
             kind, value = "died", None
-        finally:
-            self._conn.close()
-            self._proc.join()
+        except BaseException:       # Ctrl-C or SIGTERM while waiting: the child goes too
+            self.cancel()
+            raise
+        self._conn.close()
+        self._proc.join()
+        if kind == "raise":
+            raise value
         return value if kind == "ok" else None
 
     def cancel(self) -> None:
@@ -55,8 +61,12 @@ def _child(fn, conn) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the CLI's handler: just end
+    from ..errors import TrajvizError
+
     try:
         out = ("ok", fn())
+    except TrajvizError as exc:   # bad input: the parent says it, as it would have
+        out = ("raise", exc)
     except BaseException as exc:  # noqa: BLE001 - reported, and the parent does the work itself
         out = ("error", f"{type(exc).__name__}: {exc}")
     try:
