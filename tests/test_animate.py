@@ -116,13 +116,15 @@ def test_last_frame_draws_the_still_plots_paths(quad_gif, quad):
     painter = anim.painter()
     painter.frame(painter.frames - 1)
     still = plot_result(quad, size=SIZE)
-    mine = next(c for ax in painter.scene.fig.axes for c in ax.collections if c.get_gid() == "paths")
+    # the fresh trails and their faded past (drawn into a cache of its own)
+    mine = [c for ax in painter.scene.fig.axes for c in ax.collections if c.get_gid() in ("paths", "paths-past")]
+    assert len(mine) == 2
     theirs = next(c for ax in still.axes for c in ax.collections if c.get_gid() == "paths")
     full = {tuple(map(tuple, s)) for s in theirs.get_segments()}
     # the still draws each path in one piece; the last frame draws the same points (in fade bands)
     for trace, seg in zip(quad, theirs.get_segments()):
         np.testing.assert_array_equal(seg, trace.path[:, 0])
-    drawn = np.concatenate(mine.get_segments())
+    drawn = np.concatenate([s for c in mine for s in c.get_segments()])
     assert {tuple(p) for p in drawn} == {p for s in full for p in s}
 
 
@@ -131,8 +133,9 @@ def test_paths_grow_and_heads_move(quad):
     painter.frame(2)
     row = int(painter.rows[2])
     paths = layer(painter, LY.Paths)
-    casing = paths.groups[0][0]
-    np.testing.assert_array_equal(casing.get_segments()[1], quad["momentum"].path[: row + 1, 0])
+    group = paths.groups[0]
+    past = group["key"][1]            # where momentum's fresh trail begins (its faded past is cached)
+    np.testing.assert_array_equal(group["casing"].get_segments()[1], quad["momentum"].path[past: row + 1, 0])
     heads = layer(painter, LY.Heads).groups[0][0]
     np.testing.assert_allclose(heads.get_offsets()[1], quad["momentum"].path[row, 0], atol=0.02)
 
@@ -450,7 +453,7 @@ def rosen():
 
 def _spy_worker(monkeypatch, wrap=None):
     """Count forked children (and optionally wrap the function a child runs)."""
-    from trajviz.render import worker
+    from trajviz import worker
 
     started = []
     real = worker.start
@@ -464,7 +467,7 @@ def _spy_worker(monkeypatch, wrap=None):
 
 
 def test_frames_drawn_by_a_forked_child_give_the_same_bytes(rosen, tmp_path, monkeypatch):
-    from trajviz.render import worker
+    from trajviz import worker
 
     if not worker.available():
         pytest.skip("needs Linux and two cores")
@@ -479,7 +482,7 @@ def test_frames_drawn_by_a_forked_child_give_the_same_bytes(rosen, tmp_path, mon
 
 @pytest.mark.parametrize("failure", ["raises", "dies"])
 def test_a_child_that_fails_leaves_its_frames_to_the_parent(rosen, tmp_path, monkeypatch, failure):
-    from trajviz.render import worker
+    from trajviz import worker
 
     if not worker.available():
         pytest.skip("needs Linux and two cores")
@@ -503,7 +506,7 @@ def test_a_child_that_fails_leaves_its_frames_to_the_parent(rosen, tmp_path, mon
 def test_an_interrupt_kills_the_child_and_keeps_the_old_file(rosen, tmp_path, monkeypatch):
     import multiprocessing
 
-    from trajviz.render import worker
+    from trajviz import worker
 
     if not worker.available():
         pytest.skip("needs Linux and two cores")
@@ -558,3 +561,18 @@ def test_a_tail_encoded_elsewhere_joins_on_exactly(tmp_path, split):
     two = write(tmp_path / "two.gif", split)
     assert two.frames == one.frames == len(frames) and two.written_frames == one.written_frames
     assert (tmp_path / "two.gif").read_bytes() == (tmp_path / "one.gif").read_bytes()
+
+
+def test_the_cached_past_of_the_trails_draws_every_frame_as_drawn_afresh(rosen):
+    """Frames drawn in order (the faded past copied from its cache while it does not change) equal
+    frames drawn each by a new painter (the past drawn for that frame alone)."""
+    options = dict(frames=30, size=SIZE)
+    painter = animate_result(rosen, **options).painter()
+    cached = [painter.frame(k)[..., :3].copy() for k in range(painter.frames)]
+    paths = layer(painter, LY.Paths)
+    keys = {paths.groups[0]["key"]}
+    for k in (0, 7, 15, painter.frames - 1):
+        fresh = animate_result(rosen, **options).painter()
+        np.testing.assert_array_equal(fresh.frame(k)[..., :3], cached[k], err_msg=f"frame {k}")
+        keys.add(layer(fresh, LY.Paths).groups[0]["key"])
+    assert len(keys) > 1 and any(any(key) for key in keys)   # the past grew: the cache was really used

@@ -1,3 +1,4 @@
+import os
 import tracemalloc
 
 import numpy as np
@@ -426,3 +427,81 @@ def test_stayed_inside_and_diagnostics_flag():
     assert sgd.grad is None and sgd.velocity is None and sgd.path.shape == (151, 1, 2)
     assert not sgd.stayed_inside[0]  # it escapes along y
     assert trajviz.run("quadratic:kappa=10,angle=0", "adam", steps=20)["adam"].stayed_inside.all()
+
+
+# ---- the second core: half the methods in a forked child --------------------------------------------
+def _same_traces(a, b):
+    assert a.labels == b.labels
+    for ta, tb in zip(a, b):
+        for key in ("path", "loss", "grad", "velocity", "step_size", "lr"):
+            x, y = getattr(ta, key), getattr(tb, key)
+            assert (x is None) == (y is None), (ta.label, key)
+            if x is not None:
+                np.testing.assert_array_equal(x, y, err_msg=f"{ta.label} {key}")
+        np.testing.assert_array_equal(ta.diverged_at, tb.diverged_at)
+        np.testing.assert_array_equal(ta.stayed_inside, tb.stayed_inside)
+        assert ta.hyperparameters == tb.hyperparameters
+
+
+@pytest.mark.parametrize("kw", [
+    dict(surface="rosenbrock", steps=200),
+    dict(surface="quadratic", steps=80, noise=0.5, seed=3, start=((1.0, 1.0), (-2.0, 0.5))),
+    dict(surface="regression", steps=60, batch_size=8, opt=("sgd", "adam", "momentum")),
+    dict(surface="rosenbrock", steps=30, opt=("sgd:lr=0.05", "adam", "torch.optim:LBFGS:lr=0.5,max_iter=4",
+                                             "rmsprop")),   # one diverges, one runs its own loop
+], ids=["rosenbrock", "noise", "minibatch", "diverge-and-closure"])
+def test_a_run_split_over_two_processes_equals_one_run(kw, monkeypatch):
+    from trajviz import worker
+    from trajviz.api import run_with
+    from trajviz.options import RunOptions
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    started = []
+    real = worker.start
+    monkeypatch.setattr(worker, "start", lambda fn: (started.append(fn), real(fn))[1])
+    ro = RunOptions(**kw)
+    split = run_with(ro, beside=True)
+    assert len(started) == 1
+    one = run_with(ro, beside=False)
+    assert len(started) == 1
+    _same_traces(split, one)
+    if "sgd:lr=0.05" in kw.get("opt", ()):
+        assert (split["sgd:lr=0.05"].diverged_at >= 0).all()
+
+
+def test_a_split_run_whose_child_fails_runs_that_half_here(monkeypatch):
+    from trajviz import worker
+    from trajviz.api import run_with
+    from trajviz.options import RunOptions
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    real = worker.start
+
+    def dies(fn):
+        return real(lambda: os._exit(3))
+
+    monkeypatch.setattr(worker, "start", dies)
+    ro = RunOptions(surface="rosenbrock", steps=50)
+    _same_traces(run_with(ro, beside=True), run_with(ro, beside=False))
+
+
+def test_an_error_in_the_childs_half_is_raised_here(monkeypatch):
+    import trajviz.engine as E
+    from trajviz import worker
+    from trajviz.api import run_with
+    from trajviz.options import RunOptions
+
+    if not worker.available():
+        pytest.skip("needs Linux and two cores")
+    parent, real = os.getpid(), E.simulate
+
+    def simulate(setup, specs, **kw):
+        if os.getpid() != parent:
+            raise TrajvizError(f"{specs[0].label} failed at step 3: no")
+        return real(setup, specs, **kw)
+
+    monkeypatch.setattr(E, "simulate", simulate)
+    with pytest.raises(TrajvizError, match="failed at step 3"):
+        run_with(RunOptions(surface="rosenbrock", steps=20, opt=("sgd", "adam")), beside=True)

@@ -861,6 +861,7 @@ def test_animate_says_what_it_runs_then_what_it_renders(tmp_path, monkeypatch, t
     import trajviz.api
     from trajviz.render.animate import Animation
 
+    monkeypatch.setenv("TRAJVIZ_JOBS", "1")   # the run in this process, where its mark prints
     _mark_when_called(monkeypatch, trajviz.api, "run_with", "<the run starts>")
     _mark_when_called(monkeypatch, Animation, "save", "<the frames are drawn>")
     r = invoke("animate", "rosenbrock", "--opt", "all", "--steps", "50", "--frames", "12", "--size", "160x120",

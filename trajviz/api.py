@@ -30,9 +30,11 @@ def run(surface="rosenbrock", opt="all", *, diagnostics: bool = True, **options)
     return run_with(RunOptions(surface=surface, opt=opt, **run_kw), diagnostics=diagnostics)
 
 
-def run_with(options: RunOptions, diagnostics: bool = True):
-    """:func:`run` from checked options."""
-    from .engine import ALL_KEYS, Setup, simulate
+def run_with(options: RunOptions, diagnostics: bool = True, beside: bool = False):
+    """:func:`run` from checked options. ``beside``: run the second half of the methods in a forked
+    child, on a second core where there is one (the command line does; the paths are the same,
+    every method's rows being computed on their own)."""
+    from .engine import ALL_KEYS, Setup
     from .result import Result
 
     setup = Setup(options)
@@ -42,12 +44,34 @@ def run_with(options: RunOptions, diagnostics: bool = True):
         from .tune import tune_specs
 
         specs, tuned = tune_specs(setup, specs)
-    traces = simulate(setup, specs, keys=ALL_KEYS if diagnostics else ("path", "loss"))
+    traces = _simulate(setup, specs, ALL_KEYS if diagnostics else ("path", "loss"), beside)
     for trace in traces:
         trace.tuned = tuned.get(trace.label)
     settings = setup.settings(lr=options.lr, tuned={k: v.lr for k, v in tuned.items()} or None)
     return Result(surface=setup.surface, traces={t.label: t for t in traces}, starts=setup.x0,
                   settings=settings)
+
+
+def _simulate(setup, specs, keys, beside: bool):
+    """``engine.simulate``, with every other spec in a forked child when ``beside`` (alternate specs:
+    neighbours in a list tend to cost alike, e.g. the adaptive methods and their readers)."""
+    from . import worker
+    from .engine import simulate
+
+    theirs = specs[1::2]
+    helper = worker.start(lambda: simulate(setup, theirs, keys=keys)) if beside and theirs else None
+    if helper is None:
+        return simulate(setup, specs, keys=keys)
+    try:
+        mine = simulate(setup, specs[0::2], keys=keys)
+        other = helper.result()
+    finally:
+        helper.cancel()
+    if other is None:                        # the child failed: its share runs here
+        other = simulate(setup, theirs, keys=keys)
+    out = [None] * len(specs)
+    out[0::2], out[1::2] = mine, other
+    return out
 
 
 # ---- plot ------------------------------------------------------------------------------------------

@@ -267,7 +267,7 @@ def run_cmd(surface, output, **values):
     ro = _run_options(surface, values)
     path = _checked_output(output, EXPORT_FORMATS, "paths")
     _say_running(ro)
-    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=False))
+    result = run_with(ro, diagnostics=False, beside=True)
     _report(result, ro.tune, ro.lr)
     if path is None:
         stream = sys.stdout
@@ -301,7 +301,7 @@ def plot_cmd(surface, output, **values):
     po = from_cli(PlotOptions, values)
     path = check_picture_path(output or _default_name(surface, ".png"))
     _say_running(ro)
-    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=False))
+    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=False, beside=True))
     _report(result, ro.tune, ro.lr)
     _status(f"drawing {path} ...")
     fig = plot_result(result, po, xlim=ro.xlim, ylim=ro.ylim)
@@ -397,7 +397,7 @@ def animate_cmd(surface, output, **values):
     ao = replace(from_cli(AnimateOptions, values), progress=sys.stderr.isatty())
     path = check_animation_path(output or _default_name(surface, ".gif"))
     _say_running(ro)
-    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=ao.story))
+    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=ao.story, beside=True))
     _report(result, ro.tune, ro.lr)
     anim = animate_result(result, ao, xlim=ro.xlim, ylim=ro.ylim)
     if _interactive():
@@ -550,12 +550,13 @@ def _run_beside_warm_up(run):
     this process imports and warms up the drawing (torch, matplotlib, fonts), which would
     otherwise come after. Bad input raised in the child is raised here; if the child fails
     otherwise, the run happens here."""
-    from .render import worker
+    from . import worker
 
     helper = worker.start(run)
     if helper is None:
         return run()
     try:
+        from .render import animate, plot  # noqa: F401 - imported now, not after the run
         from .render.figure import warm_up
 
         warm_up()

@@ -44,7 +44,7 @@ from ..errors import TrajvizError
 from . import layers as LY
 from . import pacing
 from . import style as S
-from . import worker
+from .. import worker
 from .blit import Blitter
 from .figure import NotebookDisplay
 

@@ -47,7 +47,6 @@ def warm_up() -> None:
     fig.text(0.1, 0.5, "warm ÷ 0.01 ×10⁻³", fontweight="bold")
     fig.text(0.1, 0.2, "warm", fontsize=8)
     fig.canvas.draw()
-    from . import animate, layers, scene  # noqa: F401
 
 
 def new_figure(size_in: tuple[float, float], dpi: float, facecolor: str, *, constrained: bool = False):

@@ -65,7 +65,12 @@ class Layer:
 # ---- paths ---------------------------------------------------------------------------------------------
 class Paths(Layer):
     """Every 2D path of the picture in three collections: the casings, the lines (the trail's
-    fade in a few bands of opacity: older bands faint), and a dot at every iterate."""
+    fade in a few bands of opacity: older bands faint), and a dot at every iterate.
+
+    In an animation the faded past of every trail (its casing and its faintest band) is drawn
+    into a picture of its own, kept while that past does not change (its edge moves in steps of
+    FADE_ROWS / BANDS recorded steps) and copied under each frame; only the fresh trails are
+    drawn per frame."""
 
     BANDS = 4   # opacity bands of a fading trail
 
@@ -78,7 +83,17 @@ class Paths(Layer):
         self.still = still
         th, fonts = scene.theme, scene.fonts
         lw = fonts.line
-        self.groups = []     # per map axes: (casing, lines, items)
+        self.groups = []     # per map axes: dict of its collections, items and the past's cache
+
+        def collections(ax, gid):
+            casing = LineCollection([], colors=[rgba(th.axes, 0.8)], linewidths=lw + 2.4 * fonts.scale,
+                                    capstyle="round", joinstyle="round", zorder=3)
+            lines = LineCollection([], linewidths=lw, capstyle="round", joinstyle="round", zorder=3.1)
+            for c, name in ((casing, "casings"), (lines, "paths")):
+                ax.add_collection(c, autolim=False)
+                c.set_gid(name + gid)
+            return casing, lines
+
         for ax in scene.map_axes:
             items = []
             for trace in scene.traces:
@@ -102,31 +117,45 @@ class Paths(Layer):
                 items.append((per_start, np.asarray(rgba(st.color)), st.linestyle, dots))
             if not items:
                 continue
-            casing = LineCollection([], colors=[rgba(th.axes, 0.8)], linewidths=lw + 2.4 * fonts.scale,
-                                    capstyle="round", joinstyle="round", zorder=3)
-            lines = LineCollection([], linewidths=lw, capstyle="round", joinstyle="round", zorder=3.1)
-            for c in (casing, lines):
-                ax.add_collection(c, autolim=False)
-            casing.set_gid("casings")
-            lines.set_gid("paths")
+            casing, lines = collections(ax, "")
             self.artists += [casing, lines]
-            self.groups.append((casing, lines, items))
+            group = {"ax": ax, "casing": casing, "lines": lines, "items": items, "past": None, "key": None,
+                     "cache": None, "cache_key": None}
+            if not still:
+                past = collections(ax, "-past")
+                for c in past:
+                    c.set_animated(True)   # drawn by underlay, not in the frozen picture nor per frame
+                group["past"] = past
+            self.groups.append(group)
 
     def update(self, k: int) -> None:
         r = int(self.rows[k])
-        for casing, lines, items in self.groups:
+        for g in self.groups:
             cas, segs, colors, styles = [], [], [], []
-            for per_start, color, style, dots in items:
+            old_cas, old_segs, old_colors, old_styles, key = [], [], [], [], []
+            for per_start, color, style, dots in g["items"]:
                 pts = []
                 for p, shown in per_start:
                     n = int(shown[r])
                     if n == 0:
+                        key.append(0)
                         continue
-                    cas.append(p[:n])
                     if self.still or n <= 1:
                         bands = [(0, n, 1.0)]
                     else:
                         bands = _bands(n, self.BANDS)
+                    past = 0
+                    if g["past"] is not None and len(bands) == self.BANDS:
+                        # the faintest band, from the start, is the past: drawn once, with its casing
+                        lo, hi, alpha = bands[0]
+                        past = hi
+                        old_cas.append(p[:hi + 1])
+                        old_segs.append(p[:hi + 1])
+                        old_colors.append((*color[:3], alpha))
+                        old_styles.append(style)
+                        bands = bands[1:]
+                    key.append(past)
+                    cas.append(p[past:n])
                     for lo, hi, alpha in bands:
                         if hi - lo >= 1:
                             segs.append(p[lo:hi + (1 if hi < n else 0)])
@@ -137,10 +166,38 @@ class Paths(Layer):
                     pts.append(p[0 if self.still else max(n - FADE_ROWS, 0):n])
                 xy = np.concatenate(pts) if pts else np.empty((0, 2))
                 dots.set_data(xy[:, 0], xy[:, 1])
-            casing.set_segments(cas)
-            lines.set_segments(segs)
-            lines.set_color(colors)
-            lines.set_linestyle(styles or "solid")
+            g["casing"].set_segments(cas)
+            g["lines"].set_segments(segs)
+            g["lines"].set_color(colors)
+            g["lines"].set_linestyle(styles or "solid")
+            if g["past"] is not None:
+                g["key"] = tuple(key)
+                if g["key"] != g["cache_key"]:
+                    old_casing, old_lines = g["past"]
+                    old_casing.set_segments(old_cas)
+                    old_lines.set_segments(old_segs)
+                    old_lines.set_color(old_colors)
+                    old_lines.set_linestyle(old_styles or "solid")
+
+    def prerender(self, blitter) -> None:
+        self.renderer = blitter.renderer
+
+    def underlay(self, buf: np.ndarray) -> None:
+        for g in self.groups:
+            if g["past"] is None:
+                continue
+            box = g["ax"].bbox
+            h = buf.shape[0]
+            r0, r1 = max(int(h - box.y1) - 2, 0), min(int(math.ceil(h - box.y0)) + 2, h)
+            c0, c1 = max(int(box.x0) - 2, 0), min(int(math.ceil(box.x1)) + 2, buf.shape[1])
+            if g["key"] != g["cache_key"]:
+                if any(g["key"]):
+                    for c in g["past"]:
+                        c.draw(self.renderer)
+                g["cache"] = buf[r0:r1, c0:c1].copy()
+                g["cache_key"] = g["key"]
+            else:
+                buf[r0:r1, c0:c1] = g["cache"]
 
 
 def _bands(n: int, bands: int):

@@ -1,5 +1,7 @@
-"""One call in a forked process, beside the caller: the second core runs the optimizers while
-the first gets the drawing ready, then draws half the frames.
+"""One call in a forked process, beside the caller: work for a second core.
+
+The ``trajviz`` command runs the optimizers in a child (half of the methods in a grandchild)
+while it gets the drawing ready; an animation's later frames are drawn and encoded by a child.
 
 :func:`start` forks (Linux only, where fork is the platform's own way and a child starts in
 milliseconds with the parent's figure already built) and runs ``fn()`` in the child; the
@@ -61,7 +63,7 @@ def _child(fn, conn) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the CLI's handler: just end
-    from ..errors import TrajvizError
+    from .errors import TrajvizError
 
     try:
         out = ("ok", fn())
@@ -83,7 +85,9 @@ def start(fn) -> Worker | None:
 
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn, send), daemon=True, name="trajviz-frames")
+    # not a daemon: a child may have a child of its own (the run's second half); every caller
+    # cancels its worker on any way out, so none outlives its parent's work
+    proc = ctx.Process(target=_child, args=(fn, send), daemon=False, name="trajviz-worker")
     import gc
 
     gc.freeze()   # the child's collector never walks (and so never copies) the parent's objects
