@@ -32,7 +32,8 @@ def build_palette(sample: np.ndarray, exact_colors=(), size: int = COLORS) -> np
             exact.append(rgb)
     exact = exact[: size // 2]
     rest = size - len(exact)
-    img = Image.fromarray(np.ascontiguousarray(sample[..., :3]))
+    step = 2 if sample.shape[0] * sample.shape[1] > 250_000 else 1   # every other pixel: the same shares, 4x faster
+    img = Image.fromarray(np.ascontiguousarray(sample[::step, ::step, :3]))
     quant = img.quantize(colors=rest, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     pal = np.array(quant.getpalette()[: 3 * rest], dtype=np.uint8).reshape(-1, 3)
     if exact:
@@ -64,7 +65,10 @@ class Quantizer:
         self.flat = flat
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        img = Image.fromarray(np.ascontiguousarray(frame[..., :3]))
+        """Palette indices of an RGB or RGBA frame (alpha ignored)."""
+        img = Image.fromarray(np.ascontiguousarray(frame))
+        if img.mode != "RGB":
+            img = img.convert("RGB")
         q = img.quantize(palette=self._pal_img, dither=Image.Dither.NONE)
         return np.asarray(q)
 
@@ -132,7 +136,7 @@ class IndexedFrames:
         """Take one frame; return ``(indices, count)`` of a finished run, or None."""
         if self._pending is None:
             self._frame = np.array(frame)  # our own copy: the caller may reuse its buffer
-            self._pending = [self.quant(rgb(frame)), 1]
+            self._pending = [self.quant(frame), 1]
             return None
         if self._frame.shape != frame.shape:  # RGBA after RGB or the reverse
             self._frame = np.array(rgb(self._frame)) if frame.shape[2] == 3 else np.concatenate(
@@ -143,7 +147,7 @@ class IndexedFrames:
             return None
         r0, r1, c0, c1 = box
         self._frame[r0:r1, c0:c1] = frame[r0:r1, c0:c1]
-        crop = self.quant(rgb(frame[r0:r1, c0:c1]))
+        crop = self.quant(frame[r0:r1, c0:c1])
         last = self._pending[0]
         if np.array_equal(last[r0:r1, c0:c1], crop):  # other colours, same palette indices
             self._pending[1] += 1
