@@ -146,9 +146,17 @@ class IndexedFrames:
             self._pending[1] += 1
             return None
         r0, r1, c0, c1 = box
-        self._frame[r0:r1, c0:c1] = frame[r0:r1, c0:c1]
-        crop = self.quant(frame[r0:r1, c0:c1])
+        old, new = self._frame[r0:r1, c0:c1], frame[r0:r1, c0:c1]
         last = self._pending[0]
+        crop = last[r0:r1, c0:c1].copy()
+        if old.shape[2] == 4:
+            # only the pixels that changed are quantized (a box spans map and loss panel; a frame
+            # changes a few percent of it): one row of them, put back where they came from
+            moved = old.view(np.uint32)[..., 0] != np.ascontiguousarray(new).view(np.uint32)[..., 0]
+            crop[moved] = self.quant(new[moved][None])[0]
+        else:
+            crop = self.quant(new)
+        old[...] = new
         if np.array_equal(last[r0:r1, c0:c1], crop):  # other colours, same palette indices
             self._pending[1] += 1
             return None
