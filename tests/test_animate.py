@@ -576,3 +576,26 @@ def test_the_cached_past_of_the_trails_draws_every_frame_as_drawn_afresh(rosen):
         np.testing.assert_array_equal(fresh.frame(k)[..., :3], cached[k], err_msg=f"frame {k}")
         keys.add(layer(fresh, LY.Paths).groups[0]["key"])
     assert len(keys) > 1 and any(any(key) for key in keys)   # the past grew: the cache was really used
+
+
+def test_no_fork_beside_other_threads_or_when_turned_off(monkeypatch):
+    import threading
+
+    from trajviz import worker
+
+    if not (sys.platform.startswith("linux") and worker.cores() >= 2):
+        pytest.skip("needs Linux and two cores")
+    assert worker.available()
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not worker.available()          # a notebook kernel's threads: draw everything here
+        assert worker.start(lambda: 1) is None
+    finally:
+        stop.set()
+        t.join()
+    monkeypatch.setenv("TRAJVIZ_JOBS", "1")
+    assert not worker.available() and A._split(120) == 120
+    monkeypatch.delenv("TRAJVIZ_JOBS")
+    assert worker.available() and A._split(120) == round(120 * A.PARENT_SHARE) and A._split(A.SPLIT_AT - 1) == A.SPLIT_AT - 1

@@ -26,8 +26,13 @@ def cores() -> int:
 
 
 def available() -> bool:
-    """Forking helps here: Linux, at least two cores for this process, not turned off."""
-    return sys.platform.startswith("linux") and cores() >= 2 and os.environ.get("TRAJVIZ_JOBS", "") != "1"
+    """Forking helps here, and is safe: Linux, at least two cores for this process, no other Python
+    thread (a notebook's kernel has several: a lock one of them holds would stay held in the child),
+    and not turned off (``TRAJVIZ_JOBS=1``)."""
+    import threading
+
+    return (sys.platform.startswith("linux") and cores() >= 2 and threading.active_count() == 1
+            and os.environ.get("TRAJVIZ_JOBS", "") != "1")
 
 
 class Worker:

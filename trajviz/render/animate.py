@@ -399,7 +399,7 @@ class Animation(NotebookDisplay):
 
 
 SPLIT_AT = 24          # frames: fewer are drawn faster than a second process starts
-PARENT_SHARE = 0.5    # frames cost about the same early and late: half each
+PARENT_SHARE = 0.58   # later frames cost more (more steps per frame, a larger changed area)
 
 
 def _split(n: int) -> int:
