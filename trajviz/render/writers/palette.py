@@ -89,7 +89,11 @@ def rgb(frame: np.ndarray) -> np.ndarray:
 
 def changed_bbox(prev: np.ndarray, cur: np.ndarray):
     """The (r0, r1, c0, c1) box where two arrays differ, or None."""
-    diff = prev != cur
+    return _box_of(prev != cur)
+
+
+def _box_of(diff: np.ndarray):
+    """The (r0, r1, c0, c1) box of the True entries of a 2D mask, or None."""
     rows = np.flatnonzero(diff.any(axis=1))
     if len(rows) == 0:
         return None
@@ -141,22 +145,29 @@ class IndexedFrames:
         if self._frame.shape != frame.shape:  # RGBA after RGB or the reverse
             self._frame = np.array(rgb(self._frame)) if frame.shape[2] == 3 else np.concatenate(
                 [self._frame, np.full(self._frame.shape[:2] + (1,), 255, np.uint8)], axis=2)
-        box = frame_diff_box(self._frame, frame)
+        if frame.shape[2] == 4 and frame.flags.c_contiguous:
+            # RGBA as one uint32 per pixel: one comparison instead of four, done once
+            mine, theirs = self._frame.view(np.uint32)[..., 0], frame.view(np.uint32)[..., 0]
+            diff = mine != theirs
+            box = _box_of(diff)
+        else:
+            diff, box = None, frame_diff_box(self._frame, frame)
         if box is None:
             self._pending[1] += 1
             return None
         r0, r1, c0, c1 = box
-        old, new = self._frame[r0:r1, c0:c1], frame[r0:r1, c0:c1]
         last = self._pending[0]
-        crop = last[r0:r1, c0:c1].copy()
-        if old.shape[2] == 4:
+        if diff is not None:
             # only the pixels that changed are quantized (a box spans map and loss panel; a frame
             # changes a few percent of it): one row of them, put back where they came from
-            moved = old.view(np.uint32)[..., 0] != np.ascontiguousarray(new).view(np.uint32)[..., 0]
-            crop[moved] = self.quant(new[moved][None])[0]
+            moved = diff[r0:r1, c0:c1]
+            new = theirs[r0:r1, c0:c1][moved]
+            mine[r0:r1, c0:c1][moved] = new
+            crop = last[r0:r1, c0:c1].copy()
+            crop[moved] = self.quant(new.view(np.uint8).reshape(1, -1, 4))[0]
         else:
-            crop = self.quant(new)
-        old[...] = new
+            self._frame[r0:r1, c0:c1] = frame[r0:r1, c0:c1]
+            crop = self.quant(frame[r0:r1, c0:c1])
         if np.array_equal(last[r0:r1, c0:c1], crop):  # other colours, same palette indices
             self._pending[1] += 1
             return None
