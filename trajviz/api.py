@@ -30,12 +30,32 @@ def run(surface="rosenbrock", opt="all", *, diagnostics: bool = True, **options)
     return run_with(RunOptions(surface=surface, opt=opt, **run_kw), diagnostics=diagnostics)
 
 
-def run_with(options: RunOptions, diagnostics: bool = True, beside: bool = False):
-    """:func:`run` from checked options. ``beside``: run the second half of the methods in a forked
-    child, on a second core where there is one (the command line does; the paths are the same,
-    every method's rows being computed on their own)."""
+def run_with(options: RunOptions, diagnostics: bool = True, beside: bool = False, meanwhile=None):
+    """:func:`run` from checked options.
+
+    ``beside`` (the command line): use a second core where there is one (see :mod:`trajviz.worker`):
+    every other method runs in a forked child (the paths are the same bits: every method's rows are
+    computed on their own); with ``meanwhile``, the whole run goes to a child while this process
+    calls ``meanwhile()`` (the command loads the drawing), and gets the traces back.
+    """
+    if beside and meanwhile is not None:
+        from . import worker
+
+        helper = worker.start(lambda: _run_parts(options, diagnostics, beside))
+        if helper is not None:
+            try:
+                meanwhile()
+                parts = helper.result()
+            finally:
+                helper.cancel()
+            if parts is not None:
+                return _assemble(options, *parts)
+    return _assemble(options, *_run_parts(options, diagnostics, beside))
+
+
+def _run_parts(options: RunOptions, diagnostics: bool, beside: bool):
+    """The run's traces and settings (what a child sends back: no surface, which may hold lambdas)."""
     from .engine import ALL_KEYS, Setup
-    from .result import Result
 
     setup = Setup(options)
     specs = _optimizers.resolve(list(options.opt), lr=options.lr, surface=setup.surface)
@@ -48,18 +68,32 @@ def run_with(options: RunOptions, diagnostics: bool = True, beside: bool = False
     for trace in traces:
         trace.tuned = tuned.get(trace.label)
     settings = setup.settings(lr=options.lr, tuned={k: v.lr for k, v in tuned.items()} or None)
+    return traces, settings
+
+
+def _assemble(options: RunOptions, traces, settings):
+    from .engine import Setup
+    from .result import Result
+
+    setup = Setup(options)   # the same surface and starts as the run's (both follow from the options)
     return Result(surface=setup.surface, traces={t.label: t for t in traces}, starts=setup.x0,
                   settings=settings)
+
+
+SPLIT_MEMORY_SHARE = 0.25   # a run split over two processes is copied once more on its way back
 
 
 def _simulate(setup, specs, keys, beside: bool):
     """``engine.simulate``, with every other spec in a forked child when ``beside`` (alternate specs:
     neighbours in a list tend to cost alike, e.g. the adaptive methods and their readers)."""
     from . import worker
-    from .engine import simulate
+    from .engine import MEMORY_BUDGET, check_memory, recorded_bytes, simulate
 
     theirs = specs[1::2]
-    helper = worker.start(lambda: simulate(setup, theirs, keys=keys)) if beside and theirs else None
+    rows = len(specs) * len(setup.x0)
+    check_memory(setup, rows, keys)     # the whole job, as one process would check it
+    small = recorded_bytes(setup, rows, keys) <= SPLIT_MEMORY_SHARE * MEMORY_BUDGET
+    helper = worker.start(lambda: simulate(setup, theirs, keys=keys)) if beside and theirs and small else None
     if helper is None:
         return simulate(setup, specs, keys=keys)
     try:

@@ -301,7 +301,7 @@ def plot_cmd(surface, output, **values):
     po = from_cli(PlotOptions, values)
     path = check_picture_path(output or _default_name(surface, ".png"))
     _say_running(ro)
-    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=False, beside=True))
+    result = run_with(ro, diagnostics=False, beside=True, meanwhile=_warm_up)
     _report(result, ro.tune, ro.lr)
     _status(f"drawing {path} ...")
     fig = plot_result(result, po, xlim=ro.xlim, ylim=ro.ylim)
@@ -397,7 +397,7 @@ def animate_cmd(surface, output, **values):
     ao = replace(from_cli(AnimateOptions, values), progress=sys.stderr.isatty())
     path = check_animation_path(output or _default_name(surface, ".gif"))
     _say_running(ro)
-    result = _run_beside_warm_up(lambda: run_with(ro, diagnostics=ao.story, beside=True))
+    result = run_with(ro, diagnostics=ao.story, beside=True, meanwhile=_warm_up)
     _report(result, ro.tune, ro.lr)
     anim = animate_result(result, ao, xlim=ro.xlim, ylim=ro.ylim)
     if _interactive():
@@ -545,25 +545,13 @@ def train_cmd(scenario, opts, lr, seed, device, dtype, steps, epochs, batch_size
     click.echo(f"wrote {path}", err=True)
 
 
-def _run_beside_warm_up(run):
-    """``run()``, on a second core where there is one: a forked child runs the optimizers while
-    this process imports and warms up the drawing (torch, matplotlib, fonts), which would
-    otherwise come after. Bad input raised in the child is raised here; if the child fails
-    otherwise, the run happens here."""
-    from . import worker
+def _warm_up() -> None:
+    """What a picture needs loaded (torch, matplotlib, the fonts, the renderer), loaded while the run
+    goes on in a child: otherwise it would come after the run."""
+    from .render import animate, plot  # noqa: F401
+    from .render.figure import warm_up
 
-    helper = worker.start(run)
-    if helper is None:
-        return run()
-    try:
-        from .render import animate, plot  # noqa: F401 - imported now, not after the run
-        from .render.figure import warm_up
-
-        warm_up()
-        result = helper.result()
-    finally:
-        helper.cancel()
-    return result if result is not None else run()
+    warm_up()
 
 
 def _default_name(surface: str, ext: str) -> str:

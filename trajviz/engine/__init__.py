@@ -41,13 +41,19 @@ MEMORY_BUDGET = 8 * 2**30
 RECORD_HINT = "use --record-every, fewer --starts, fewer --steps or a smaller grid"
 
 
+def recorded_bytes(setup: Setup, n_rows: int, keys=ALL_KEYS, n_records: int | None = None) -> int:
+    """Bytes the recorded arrays of ``n_rows`` paths take."""
+    records = n_records if n_records is not None else len(setup.record_steps)
+    width = 4 if str(setup.dtype).endswith("float32") else 8
+    return n_rows * records * floats_per_row(keys) * width
+
+
 def check_memory(setup: Setup, n_rows: int, keys=ALL_KEYS, n_records: int | None = None, what: str = "",
                  hint: str = RECORD_HINT) -> None:
     """Refuse, with a hint (what the caller's user can change), a job whose recorded arrays (or device
     buffers) would not fit the budget."""
     records = n_records if n_records is not None else len(setup.record_steps)
-    width = 4 if str(setup.dtype).endswith("float32") else 8
-    need = n_rows * records * floats_per_row(keys) * width
+    need = recorded_bytes(setup, n_rows, keys, records)
     if need > MEMORY_BUDGET:
         raise TrajvizError(
             f"{what + ': ' if what else ''}recording {records:,} steps of {n_rows:,} paths needs "
@@ -212,5 +218,5 @@ def _trace(job: Job, host: dict, diverged, inside, steps_arr, lr, setup) -> Trac
     )
 
 
-__all__ = ["Setup", "simulate", "check_memory", "start_points", "ALL_KEYS", "ESCAPE_WIDTHS", "MEMORY_BUDGET",
+__all__ = ["Setup", "simulate", "check_memory", "recorded_bytes", "start_points", "ALL_KEYS", "ESCAPE_WIDTHS", "MEMORY_BUDGET",
            "needs_closure"]

@@ -106,7 +106,7 @@ class Paths(Layer):
                 # at every point (a collection with a colour per dot costs ~5 us a dot to draw)
                 dots = Line2D([], [], linestyle="none", marker="o", markersize=fonts.dot, markeredgewidth=0,
                               markerfacecolor=st.color, zorder=3.2)
-                dots.set_gid("dots")
+                dots.set_gid(f"dots-{len(self.artists)}")   # ids stay unique in an SVG
                 ax.add_line(dots)
                 self.artists.append(dots)
                 per_start = []
