@@ -48,7 +48,7 @@ class Worker:
         A :class:`~trajviz.errors.TrajvizError` the child raised (bad input) is raised here."""
         try:
             kind, value = self._conn.recv()
-        except (EOFError, OSError):
+        except Exception:           # it died (EOF), or what it sent does not unpickle here
             kind, value = "died", None
         except BaseException:       # Ctrl-C or SIGTERM while waiting: the child goes too
             self.cancel()
