@@ -43,6 +43,14 @@ def rgba(color, alpha=1.0):
     return to_rgba(color, alpha)
 
 
+def buffer_region(bbox, shape, pad: int = 0) -> tuple[int, int, int, int]:
+    """The rows and columns (r0, r1, c0, c1) of a frame buffer of ``shape`` (rows top-down) that a
+    display box (y up) covers, ``pad`` pixels around it, clamped to the buffer."""
+    h, w = shape[0], shape[1]
+    return (max(int(h - bbox.y1) - pad, 0), min(int(math.ceil(h - bbox.y0)) + pad, h),
+            max(int(bbox.x0) - pad, 0), min(int(math.ceil(bbox.x1)) + pad, w))
+
+
 class Layer:
     """A group of moving artists and how they look at frame ``k``."""
 
@@ -186,10 +194,7 @@ class Paths(Layer):
         for g in self.groups:
             if g["past"] is None:
                 continue
-            box = g["ax"].bbox
-            h = buf.shape[0]
-            r0, r1 = max(int(h - box.y1) - 2, 0), min(int(math.ceil(h - box.y0)) + 2, h)
-            c0, c1 = max(int(box.x0) - 2, 0), min(int(math.ceil(box.x1)) + 2, buf.shape[1])
+            r0, r1, c0, c1 = buffer_region(g["ax"].bbox, buf.shape, pad=2)
             if g["key"] != g["cache_key"]:
                 if any(g["key"]):
                     for c in g["past"]:
@@ -391,13 +396,7 @@ def _heads_and_ends(trace, rows, xlim, ylim, gap: float = 0.0, px=(1.0, 1.0)):
             if j < 0:
                 continue                     # never inside the map: nothing to draw
             a, d = p[j], p[j + 1] - p[j]
-            t = 1.0
-            for c, (lo, hi) in enumerate((xlim, ylim)):
-                if d[c] > 0:
-                    t = min(t, (hi - a[c]) / d[c])
-                elif d[c] < 0:
-                    t = min(t, (lo - a[c]) / d[c])
-            pos[f, i] = a + max(t, 0.0) * d
+            pos[f, i] = _to_border(a, d, xlim, ylim)
             angle[f, i] = math.degrees(math.atan2(d[1], d[0]))
             ends[f, i] = 1 if done and diverged else 2
     return pos, ends, angle
@@ -423,8 +422,12 @@ def exit_point(path: np.ndarray, xlim, ylim) -> np.ndarray | None:
     if len(idx) == 0:
         return None
     j = idx[-1]
-    a, b = path[j], path[j + 1]
-    d = b - a
+    return _to_border(path[j], path[j + 1] - path[j], xlim, ylim)
+
+
+def _to_border(a, d, xlim, ylim) -> np.ndarray:
+    """Where the step from ``a`` by ``d`` (starting inside the view) crosses the view's border
+    (``a + d`` if it does not)."""
     t = 1.0
     for k, (lo, hi) in enumerate((xlim, ylim)):
         if d[k] > 0:
@@ -845,11 +848,9 @@ class Losses(Layer):
             r -= 1
         return r
 
-    def _region(self, buf_height: int):
-        """Rows and columns of the frame the curves can touch: the loss axes and 2 px around."""
-        box = self.scene.loss_ax.bbox
-        r0, r1 = max(int(buf_height - box.y1) - 3, 0), min(int(math.ceil(buf_height - box.y0)) + 3, buf_height)
-        return r0, r1, max(int(box.x0) - 1, 0), int(math.ceil(box.x1)) + 1
+    def _region(self, shape):
+        """Rows and columns of the frame the curves can touch: the loss axes and a few px around."""
+        return buffer_region(self.scene.loss_ax.bbox, shape, pad=3)
 
     def prerender(self, blitter) -> None:
         from matplotlib.transforms import Bbox
@@ -858,7 +859,7 @@ class Losses(Layer):
         for a in self.drawn:
             a.set_clip_box(Bbox.from_extents(box.x0, box.y0 - 2, box.x1, box.y1 + 2))
         buf = blitter.buffer()
-        r0, r1, c0, c1 = self._region(buf.shape[0])
+        r0, r1, c0, c1 = self._region(buf.shape)
         before = buf[r0:r1, c0:c1].copy()
         for a in self.drawn:
             a.draw(blitter.renderer)
@@ -868,7 +869,7 @@ class Losses(Layer):
     def underlay(self, buf: np.ndarray) -> None:
         if self.full is None:
             return
-        r0, r1, c0, c1 = self._region(buf.shape[0])
+        r0, r1, c0, c1 = self._region(buf.shape)
         cut = min(max(int(self.x_end) + 1, c0), c1) - c0
         buf[r0:r1, c0:c0 + cut] = self.full[:, :cut]
 
